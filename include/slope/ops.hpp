@@ -1,0 +1,90 @@
+// The differentiable ops. Each is one function in src/ops_*.cpp: shape check,
+// forward into a concrete array, and the backward closure beside it.
+//
+// Primitives carry hand-written gradients; composites (sub, div, square, sqrt,
+// mean, the scalar operators) are built from them and need none.
+// Elementwise binary ops broadcast like NumPy; the engine sums each gradient
+// back to its input's shape (detail::accumulate_grad), so no op handles that.
+// Every op throws ShapeError "<op>: <what>: <shapes>" on operands it cannot take.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <type_traits>
+
+#include "slope/tensor.hpp"
+
+namespace slope {
+
+template <class T> using Scalar = std::type_identity_t<T>;  // no deduction from scalars
+
+// ---- elementwise (broadcasting) ----------------------------------------------
+template <class T> TensorT<T> add(const TensorT<T>& a, const TensorT<T>& b);
+template <class T> TensorT<T> mul(const TensorT<T>& a, const TensorT<T>& b);
+template <class T> TensorT<T> sub(const TensorT<T>& a, const TensorT<T>& b);  // a + (-b)
+template <class T> TensorT<T> div(const TensorT<T>& a, const TensorT<T>& b);  // a * b^-1
+
+// ---- elementwise (unary) ------------------------------------------------------
+template <class T> TensorT<T> neg(const TensorT<T>& x);
+template <class T> TensorT<T> exp(const TensorT<T>& x);
+/// Natural log; log(0) = -inf and log(-1) = NaN, as in IEEE and NumPy.
+template <class T> TensorT<T> log(const TensorT<T>& x);
+/// max(0, x); the gradient at 0 is taken as 0.
+template <class T> TensorT<T> relu(const TensorT<T>& x);
+/// |x|; the gradient at 0 is taken as 0 (sign(x)).
+template <class T> TensorT<T> abs(const TensorT<T>& x);
+/// x^p for a constant p.
+template <class T> TensorT<T> pow(const TensorT<T>& x, Scalar<T> p);
+template <class T> TensorT<T> square(const TensorT<T>& x);  // pow(x, 2)
+template <class T> TensorT<T> sqrt(const TensorT<T>& x);    // pow(x, 0.5)
+template <class T> TensorT<T> add_scalar(const TensorT<T>& x, Scalar<T> s);
+template <class T> TensorT<T> mul_scalar(const TensorT<T>& x, Scalar<T> s);
+
+// ---- linear algebra and shape -----------------------------------------------------
+/// (m, k) x (k, n) -> (m, n) through BLAS gemm. Backward: dA = dC B^T, dB = A^T dC,
+/// with the transposes passed to gemm as flags, never materialised.
+template <class T> TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b);
+/// The 2-D transpose, as a new contiguous array.
+template <class T> TensorT<T> transpose(const TensorT<T>& x);
+/// Same entries, new shape (same number of entries).
+template <class T> TensorT<T> reshape(const TensorT<T>& x, const Shape& shape);
+
+// ---- reductions ----------------------------------------------------------------
+/// Sum of all entries, as a 0-d tensor.
+template <class T> TensorT<T> sum(const TensorT<T>& x);
+/// Sum along `axis` (negative counts from the end).
+template <class T> TensorT<T> sum(const TensorT<T>& x, int axis, bool keepdims = false);
+template <class T> TensorT<T> mean(const TensorT<T>& x);
+template <class T> TensorT<T> mean(const TensorT<T>& x, int axis, bool keepdims = false);
+/// Maximum along `axis`; the gradient goes to the first maximal entry.
+template <class T> TensorT<T> max(const TensorT<T>& x, int axis, bool keepdims = false);
+
+// ---- along the last axis ------------------------------------------------------------
+/// exp(x - max) / sum(exp(x - max)), row by row.
+template <class T> TensorT<T> softmax(const TensorT<T>& x);
+/// x - max - log(sum(exp(x - max))), row by row.
+template <class T> TensorT<T> log_softmax(const TensorT<T>& x);
+/// Mean over the batch of -log softmax(scores)[i, labels[i]], fused:
+/// scores is (N, C), labels has N entries in [0, C). Backward: (p - onehot) / N.
+template <class T>
+TensorT<T> softmax_cross_entropy(const TensorT<T>& scores, std::span<const std::int32_t> labels);
+/// out[i] = x[i, labels[i]] for a 2-D x; shape (N,).
+template <class T> TensorT<T> gather(const TensorT<T>& x, std::span<const std::int32_t> labels);
+
+// ---- operators --------------------------------------------------------------------
+template <class T> TensorT<T> operator+(const TensorT<T>& a, const TensorT<T>& b) { return add(a, b); }
+template <class T> TensorT<T> operator-(const TensorT<T>& a, const TensorT<T>& b) { return sub(a, b); }
+template <class T> TensorT<T> operator*(const TensorT<T>& a, const TensorT<T>& b) { return mul(a, b); }
+template <class T> TensorT<T> operator/(const TensorT<T>& a, const TensorT<T>& b) { return div(a, b); }
+template <class T> TensorT<T> operator-(const TensorT<T>& x) { return neg(x); }
+
+template <class T> TensorT<T> operator+(const TensorT<T>& x, Scalar<T> s) { return add_scalar(x, s); }
+template <class T> TensorT<T> operator+(Scalar<T> s, const TensorT<T>& x) { return add_scalar(x, s); }
+template <class T> TensorT<T> operator-(const TensorT<T>& x, Scalar<T> s) { return add_scalar(x, -s); }
+template <class T> TensorT<T> operator-(Scalar<T> s, const TensorT<T>& x) { return add_scalar(neg(x), s); }
+template <class T> TensorT<T> operator*(const TensorT<T>& x, Scalar<T> s) { return mul_scalar(x, s); }
+template <class T> TensorT<T> operator*(Scalar<T> s, const TensorT<T>& x) { return mul_scalar(x, s); }
+template <class T> TensorT<T> operator/(const TensorT<T>& x, Scalar<T> s) { return mul_scalar(x, T(1) / s); }
+template <class T> TensorT<T> operator/(Scalar<T> s, const TensorT<T>& x) { return mul_scalar(pow(x, T(-1)), s); }
+
+}  // namespace slope

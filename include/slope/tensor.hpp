@@ -1,0 +1,183 @@
+// Tensor: a cheap handle to a shared node of the autograd graph.
+//
+// A node holds a concrete, contiguous xtensor array (never a lazy expression),
+// an optional gradient of the same shape and, for results of ops, the input
+// nodes and a backward closure. Copying a Tensor copies the handle, not the data.
+//
+// The element type is a template parameter: `Tensor` (float) is for training,
+// `Tensor64` (double) for gradient checks. Model code written against TensorT<T>
+// runs in both. Only float and double are instantiated.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <xtensor/xarray.hpp>
+
+#include "slope/error.hpp"
+#include "slope/rng.hpp"
+#include "slope/shape.hpp"
+
+namespace slope {
+
+namespace detail {
+
+template <class T>
+struct Node {
+  xt::xarray<T> value;
+  xt::xarray<T> grad;          // meaningful only when has_grad
+  bool has_grad = false;
+  bool requires_grad = false;  // leaves: set by the user; results: any input requires it
+  const char* op = nullptr;    // name of the op that made this node; nullptr for leaves
+  std::string name;            // optional user label ("W1"), used in reports
+  std::vector<std::shared_ptr<Node>> inputs;
+  // Reads this node's grad, value and inputs; adds each input's share with
+  // accumulate_grad(). Set only when the node requires a gradient.
+  std::function<void(Node&)> backward;
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  ~Node();  // releases long input chains iteratively (no deep recursion)
+};
+
+/// Adds `g` to `node`'s gradient, first summing away the dimensions along which
+/// the node's value was broadcast. This is the one place broadcasting is undone.
+template <class T>
+void accumulate_grad(Node<T>& node, xt::xarray<T>&& g);
+
+}  // namespace detail
+
+template <class T>
+class TensorT {
+ public:
+  using value_type = T;
+  using Array = xt::xarray<T>;
+  using Node = detail::Node<T>;
+
+  /// A 0-d tensor holding 0.
+  TensorT();
+  /// A leaf holding `value` (any shape, copied or moved in).
+  explicit TensorT(Array value, bool requires_grad = false);
+  /// Leaves from literals: Tensor64 x = {1.0, 2.0}; Tensor64 w = {{1, 2}, {3, 4}};
+  TensorT(xt::nested_initializer_list_t<T, 1> values);
+  TensorT(xt::nested_initializer_list_t<T, 2> values);
+  /// Wraps an existing node (op implementations use this).
+  explicit TensorT(std::shared_ptr<Node> node);
+
+  Shape shape() const;
+  std::size_t dim() const { return node_->value.dimension(); }
+  std::size_t size() const { return node_->value.size(); }
+  /// The single value of a one-entry tensor; ValueError otherwise.
+  T item() const;
+
+  /// The data. The mutable overload is for updates outside the graph
+  /// (optimizers, initialisers); do not change it between forward and backward.
+  const Array& value() const { return node_->value; }
+  Array& value() { return node_->value; }
+  const T* data() const { return node_->value.data(); }
+
+  bool has_grad() const { return node_->has_grad; }
+  /// The accumulated gradient; Error if there is none yet.
+  const Array& grad() const;
+  Array& grad();
+  /// Sets the gradient to zeros (keeping its buffer) if there is one.
+  void zero_grad();
+
+  bool requires_grad() const { return node_->requires_grad; }
+  /// Marks a leaf as a parameter; Error on the result of an op.
+  TensorT& set_requires_grad(bool on = true);
+  const std::string& name() const { return node_->name; }
+  TensorT& set_name(std::string name);
+  /// Name of the op that produced this tensor, or "" for a leaf.
+  const char* op() const { return node_->op ? node_->op : ""; }
+
+  /// A new leaf with a copy of the value, outside any graph.
+  TensorT detach() const;
+  /// A differentiable copy (gradient flows back unchanged).
+  TensorT clone() const;
+
+  /// Reverse-mode differentiation from this scalar (seed 1). The graph below
+  /// is released afterwards unless retain_graph.
+  void backward(bool retain_graph = false) const;
+  /// Same with an explicit seed of this tensor's shape (needed when non-scalar).
+  void backward(const Array& seed, bool retain_graph = false) const;
+
+  const std::shared_ptr<Node>& node() const { return node_; }
+  bool is_same(const TensorT& other) const { return node_ == other.node_; }
+
+ private:
+  std::shared_ptr<Node> node_;
+};
+
+using Tensor = TensorT<float>;
+using Tensor64 = TensorT<double>;
+
+// ---- creation -------------------------------------------------------------
+
+template <class T> TensorT<T> zeros(const Shape& shape, bool requires_grad = false);
+template <class T> TensorT<T> ones(const Shape& shape, bool requires_grad = false);
+template <class T> TensorT<T> full(const Shape& shape, T value, bool requires_grad = false);
+template <class T> TensorT<T> scalar(T value, bool requires_grad = false);
+/// Entries drawn from N(mean, stddev^2) with `rng`.
+template <class T>
+TensorT<T> randn(const Shape& shape, Rng& rng, double stddev = 1.0, double mean = 0.0,
+                 bool requires_grad = false);
+/// Entries drawn uniformly from [lo, hi) with `rng`.
+template <class T>
+TensorT<T> uniform(const Shape& shape, double lo, double hi, Rng& rng, bool requires_grad = false);
+
+// ---- grad mode and anomaly detection ----------------------------------------
+
+/// True unless a NoGradGuard is alive on this thread.
+bool grad_enabled();
+
+/// While alive, ops on this thread record no graph (evaluation, parameter updates).
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+/// True while an AnomalyGuard is alive on this thread.
+bool anomaly_enabled();
+
+/// While alive, every op checks its forward result and every backward its
+/// gradient contributions, and throws NumericError naming the first op that
+/// produced NaN or Inf. Costs a pass over each array; off by default.
+class AnomalyGuard {
+ public:
+  AnomalyGuard();
+  ~AnomalyGuard();
+  AnomalyGuard(const AnomalyGuard&) = delete;
+  AnomalyGuard& operator=(const AnomalyGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+/// Text like "tensor([[1, 2], [3, 4]], shape=(2, 2))"; long tensors are elided.
+template <class T> std::string to_string(const TensorT<T>& t);
+
+extern template class TensorT<float>;
+extern template class TensorT<double>;
+
+}  // namespace slope
+
+template <class T>
+struct fmt::formatter<slope::TensorT<T>> : fmt::formatter<std::string_view> {
+  template <class Ctx>
+  auto format(const slope::TensorT<T>& t, Ctx& ctx) const {
+    std::string s = slope::to_string(t);
+    return fmt::formatter<std::string_view>::format(s, ctx);
+  }
+};
