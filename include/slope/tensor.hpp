@@ -32,6 +32,7 @@ struct Node {
   xt::xarray<T> grad;          // meaningful only when has_grad
   bool has_grad = false;
   bool requires_grad = false;  // leaves: set by the user; results: any input requires it
+  bool released = false;       // backward already ran and freed the graph below
   const char* op = nullptr;    // name of the op that made this node; nullptr for leaves
   std::string name;            // optional user label ("W1"), used in reports
   std::vector<std::shared_ptr<Node>> inputs;

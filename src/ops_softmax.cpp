@@ -1,0 +1,163 @@
+// Ops along the last axis: softmax, log_softmax, the fused softmax
+// cross-entropy loss, and gathering one entry per row.
+#include <algorithm>
+#include <cmath>
+
+#include "op_support.hpp"
+#include "slope/ops.hpp"
+
+namespace slope {
+
+using detail::accumulate_grad;
+using detail::in;
+using detail::make_result;
+using detail::Node;
+
+namespace {
+
+// (rows, C) view of x along its last axis.
+template <class T>
+std::pair<std::size_t, std::size_t> rows_cols(const TensorT<T>& x, const char* op) {
+  if (x.dim() == 0)
+    throw ShapeError(fmt::format("{}: expects at least 1 dimension: x is ()", op));
+  const std::size_t c = x.shape().back();
+  return {c == 0 ? 0 : x.size() / c, c};
+}
+
+// log(sum(exp(row))) computed stably: max + log(sum(exp(row - max))).
+template <class T>
+T log_sum_exp(const T* row, std::size_t c) {
+  const T m = *std::max_element(row, row + c);
+  if (!std::isfinite(m)) return m;
+  double s = 0.0;
+  for (std::size_t j = 0; j < c; ++j) s += std::exp(static_cast<double>(row[j] - m));
+  return m + static_cast<T>(std::log(s));
+}
+
+// Labels must index a column of a (n, c) array.
+void check_labels(std::span<const std::int32_t> labels, std::size_t n, std::size_t c,
+                  const char* op, const Shape& shape) {
+  if (labels.size() != n)
+    throw ShapeError(fmt::format("{}: {} labels for {} rows: scores is {}", op, labels.size(), n,
+                                 to_string(shape)));
+  for (std::size_t i = 0; i < n; ++i)
+    if (labels[i] < 0 || static_cast<std::size_t>(labels[i]) >= c)
+      throw ValueError(fmt::format("{}: label {} at row {} is outside [0, {})", op, labels[i], i, c));
+}
+
+}  // namespace
+
+template <class T>
+TensorT<T> softmax(const TensorT<T>& x) {
+  const auto [rows, c] = rows_cols(x, "softmax");
+  xt::xarray<T> p = xt::xarray<T>::from_shape(x.value().shape());
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T* xr = x.data() + r * c;
+    const T lse = log_sum_exp(xr, c);
+    for (std::size_t j = 0; j < c; ++j) p.data()[r * c + j] = std::exp(xr[j] - lse);
+  }
+  return make_result<T>("softmax", std::move(p), {&x}, [](Node<T>& out) {
+    // dx = p * (g - sum(g * p)) row by row.
+    const std::size_t c = out.value.shape().back();
+    const std::size_t rows = c == 0 ? 0 : out.value.size() / c;
+    xt::xarray<T> g = xt::xarray<T>::from_shape(out.value.shape());
+    for (std::size_t r = 0; r < rows; ++r) {
+      const T* pr = out.value.data() + r * c;
+      const T* gr = out.grad.data() + r * c;
+      T dot = T(0);
+      for (std::size_t j = 0; j < c; ++j) dot += gr[j] * pr[j];
+      for (std::size_t j = 0; j < c; ++j) g.data()[r * c + j] = pr[j] * (gr[j] - dot);
+    }
+    accumulate_grad(in(out, 0), std::move(g));
+  });
+}
+
+template <class T>
+TensorT<T> log_softmax(const TensorT<T>& x) {
+  const auto [rows, c] = rows_cols(x, "log_softmax");
+  xt::xarray<T> y = xt::xarray<T>::from_shape(x.value().shape());
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T* xr = x.data() + r * c;
+    const T lse = log_sum_exp(xr, c);
+    for (std::size_t j = 0; j < c; ++j) y.data()[r * c + j] = xr[j] - lse;
+  }
+  return make_result<T>("log_softmax", std::move(y), {&x}, [](Node<T>& out) {
+    // dx = g - softmax(x) * sum(g), with softmax(x) = exp(output).
+    const std::size_t c = out.value.shape().back();
+    const std::size_t rows = c == 0 ? 0 : out.value.size() / c;
+    xt::xarray<T> g = xt::xarray<T>::from_shape(out.value.shape());
+    for (std::size_t r = 0; r < rows; ++r) {
+      const T* yr = out.value.data() + r * c;
+      const T* gr = out.grad.data() + r * c;
+      T total = T(0);
+      for (std::size_t j = 0; j < c; ++j) total += gr[j];
+      for (std::size_t j = 0; j < c; ++j) g.data()[r * c + j] = gr[j] - std::exp(yr[j]) * total;
+    }
+    accumulate_grad(in(out, 0), std::move(g));
+  });
+}
+
+template <class T>
+TensorT<T> softmax_cross_entropy(const TensorT<T>& scores, std::span<const std::int32_t> labels) {
+  constexpr const char* op = "softmax_cross_entropy";
+  if (scores.dim() != 2)
+    throw ShapeError(fmt::format("{}: scores must be 2-D (N, C): scores is {}", op,
+                                 to_string(scores.shape())));
+  const std::size_t n = scores.shape()[0], c = scores.shape()[1];
+  if (n == 0 || c == 0)
+    throw ShapeError(fmt::format("{}: empty batch or no classes: scores is {}", op,
+                                 to_string(scores.shape())));
+  check_labels(labels, n, c, op, scores.shape());
+  // L = 1/N sum_i (log sum_j exp(s_ij) - s_iy). The row log-sum-exps are kept
+  // for backward, where p = exp(s - lse) is rebuilt without a second max pass.
+  std::vector<T> lse(n);
+  double total = 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const T* row = scores.data() + i * c;
+    lse[i] = log_sum_exp(row, c);
+    total += static_cast<double>(lse[i]) - static_cast<double>(row[labels[i]]);
+  }
+  std::vector<std::int32_t> y(labels.begin(), labels.end());
+  return make_result<T>(
+      op, xt::xarray<T>(static_cast<T>(total / static_cast<double>(n))), {&scores},
+      [lse = std::move(lse), y = std::move(y)](Node<T>& out) {
+        // dL/ds = (p - onehot(y)) / N, scaled by the incoming gradient.
+        const Node<T>& s = in(out, 0);
+        const std::size_t n = s.value.shape()[0], c = s.value.shape()[1];
+        const T scale = out.grad() / static_cast<T>(n);
+        xt::xarray<T> g = xt::xarray<T>::from_shape({n, c});
+        for (std::size_t i = 0; i < n; ++i) {
+          const T* row = s.value.data() + i * c;
+          T* gr = g.data() + i * c;
+          for (std::size_t j = 0; j < c; ++j) gr[j] = std::exp(row[j] - lse[i]) * scale;
+          gr[y[i]] -= scale;
+        }
+        accumulate_grad(in(out, 0), std::move(g));
+      });
+}
+
+template <class T>
+TensorT<T> gather(const TensorT<T>& x, std::span<const std::int32_t> labels) {
+  if (x.dim() != 2)
+    throw ShapeError(fmt::format("gather: x must be 2-D (N, C): x is {}", to_string(x.shape())));
+  const std::size_t n = x.shape()[0], c = x.shape()[1];
+  check_labels(labels, n, c, "gather", x.shape());
+  xt::xarray<T> r = xt::xarray<T>::from_shape({n});
+  for (std::size_t i = 0; i < n; ++i) r.data()[i] = x.data()[i * c + labels[i]];
+  std::vector<std::int32_t> y(labels.begin(), labels.end());
+  return make_result<T>("gather", std::move(r), {&x}, [y = std::move(y)](Node<T>& out) {
+    const std::size_t c = in(out, 0).value.shape()[1];
+    xt::xarray<T> g = xt::zeros<T>(in(out, 0).value.shape());
+    for (std::size_t i = 0; i < y.size(); ++i) g.data()[i * c + y[i]] = out.grad.data()[i];
+    accumulate_grad(in(out, 0), std::move(g));
+  });
+}
+
+#define SLOPE_INSTANTIATE(T)                                                                     \
+  template TensorT<T> softmax<T>(const TensorT<T>&);                                             \
+  template TensorT<T> log_softmax<T>(const TensorT<T>&);                                         \
+  template TensorT<T> softmax_cross_entropy<T>(const TensorT<T>&, std::span<const std::int32_t>); \
+  template TensorT<T> gather<T>(const TensorT<T>&, std::span<const std::int32_t>);
+SLOPE_FOR_EACH_DTYPE(SLOPE_INSTANTIATE)
+
+}  // namespace slope
