@@ -1,0 +1,109 @@
+#include "slope/optim/adam.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace slope::optim {
+namespace {
+
+void check_adam(std::string_view who, double beta1, double beta2, double eps, double weight_decay) {
+  check_option(beta1 >= 0.0 && beta1 < 1.0, who, "beta1", "in [0, 1)", beta1);
+  check_option(beta2 >= 0.0 && beta2 < 1.0, who, "beta2", "in [0, 1)", beta2);
+  check_option(eps >= 0.0, who, "eps", ">= 0", eps);
+  check_option(weight_decay >= 0.0, who, "weight_decay", ">= 0", weight_decay);
+}
+
+// The Adam step shared by Adam and AdamW, for one parameter of n entries:
+//   m = b1*m + (1 - b1)*g;  v = b2*v + (1 - b2)*g^2;  (amsgrad: v_max = max(v_max, v))
+//   w -= step_size * m / (sqrt(v) / bc2_sqrt + eps)
+// with step_size = lr / (1 - b1^t) and bc2_sqrt = sqrt(1 - b2^t) (both 1 and lr
+// without bias correction). `l2` adds l2*w to g first (Adam's coupled decay).
+template <class T>
+void adam_update(T* w, const T* g, T* m, T* v, T* v_max, std::size_t n, double beta1, double beta2,
+                 double eps, double l2, double step_size, double bc2_sqrt) {
+  const T b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2);
+  const T one_b1 = static_cast<T>(1.0 - beta1), one_b2 = static_cast<T>(1.0 - beta2);
+  const T wd = static_cast<T>(l2), e = static_cast<T>(eps);
+  const T ss = static_cast<T>(step_size), bc2 = static_cast<T>(bc2_sqrt);
+  for (std::size_t j = 0; j < n; ++j) {
+    const T gj = wd != T(0) ? g[j] + wd * w[j] : g[j];
+    m[j] = b1 * m[j] + one_b1 * gj;
+    v[j] = b2 * v[j] + one_b2 * (gj * gj);
+    T second = v[j];
+    if (v_max) second = v_max[j] = std::max(v_max[j], v[j]);
+    const T denom = std::sqrt(second) / bc2 + e;  // eps after sqrt of the corrected v (torch)
+    w[j] -= ss * (m[j] / denom);
+  }
+}
+
+// step_size and sqrt(1 - b2^t) for step t (from 1).
+std::pair<double, double> corrections(double lr, double beta1, double beta2, std::int64_t t, bool on) {
+  if (!on) return {lr, 1.0};
+  const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(t));
+  const double bc2 = 1.0 - std::pow(beta2, static_cast<double>(t));
+  return {lr / bc1, std::sqrt(bc2)};
+}
+
+}  // namespace
+
+// ---- Adam ------------------------------------------------------------------------
+
+template <class T>
+Adam<T>::Adam(std::vector<TensorT<T>> params, AdamOptions o)
+    : Optimizer<T>("Adam", std::move(params), o.lr), options_(o) {
+  check_adam("Adam", o.beta1, o.beta2, o.eps, o.weight_decay);
+  this->register_buffer("m", &m_);
+  this->register_buffer("v", &v_);
+  if (o.amsgrad) this->register_buffer("v_max", &v_max_);
+}
+
+template <class T>
+void Adam<T>::step() {
+  this->ensure_buffers();
+  ++this->step_;
+  const auto& o = options_;
+  const auto [step_size, bc2_sqrt] = corrections(this->lr_, o.beta1, o.beta2, this->step_, o.bias_correction);
+  for (std::size_t i = 0; i < this->params_.size(); ++i) {
+    const T* g = this->grad_or_null(i);
+    if (!g) continue;
+    adam_update(this->params_[i].value().data(), g, m_[i].data(), v_[i].data(),
+                o.amsgrad ? v_max_[i].data() : nullptr, this->params_[i].size(), o.beta1, o.beta2,
+                o.eps, o.weight_decay, step_size, bc2_sqrt);
+  }
+}
+
+// ---- AdamW -----------------------------------------------------------------------
+
+template <class T>
+AdamW<T>::AdamW(std::vector<TensorT<T>> params, AdamWOptions o)
+    : Optimizer<T>("AdamW", std::move(params), o.lr), options_(o) {
+  check_adam("AdamW", o.beta1, o.beta2, o.eps, o.weight_decay);
+  this->register_buffer("m", &m_);
+  this->register_buffer("v", &v_);
+  if (o.amsgrad) this->register_buffer("v_max", &v_max_);
+}
+
+template <class T>
+void AdamW<T>::step() {
+  this->ensure_buffers();
+  ++this->step_;
+  const auto& o = options_;
+  const auto [step_size, bc2_sqrt] = corrections(this->lr_, o.beta1, o.beta2, this->step_, true);
+  const T shrink = static_cast<T>(1.0 - this->lr_ * o.weight_decay);
+  for (std::size_t i = 0; i < this->params_.size(); ++i) {
+    const T* g = this->grad_or_null(i);
+    if (!g) continue;
+    T* w = this->params_[i].value().data();
+    const std::size_t n = this->params_[i].size();
+    for (std::size_t j = 0; j < n; ++j) w[j] *= shrink;  // decoupled decay: w *= 1 - lr*wd, first
+    adam_update(w, g, m_[i].data(), v_[i].data(), o.amsgrad ? v_max_[i].data() : nullptr, n, o.beta1,
+                o.beta2, o.eps, 0.0, step_size, bc2_sqrt);
+  }
+}
+
+template class Adam<float>;
+template class Adam<double>;
+template class AdamW<float>;
+template class AdamW<double>;
+
+}  // namespace slope::optim
