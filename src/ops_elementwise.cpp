@@ -1,6 +1,9 @@
 // Elementwise ops. Binary ops broadcast like NumPy; their backward closures
 // hand full-shape gradients to accumulate_grad, which sums them back down.
+#include <algorithm>
 #include <cmath>
+
+#include <xtensor/xbroadcast.hpp>
 
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
@@ -15,27 +18,73 @@ using detail::in;
 using detail::make_result;
 using detail::Node;
 
+namespace {
+
+// True when b's entries repeat along the leading dimensions of a: b's shape,
+// after dropping leading 1s, is a suffix of a's (a bias row against a batch).
+template <class T>
+bool is_trailing_block(const xt::xarray<T>& a, const xt::xarray<T>& b) {
+  std::size_t lead = 0;
+  while (lead < b.dimension() && b.shape()[lead] == 1) ++lead;
+  const std::size_t rank = b.dimension() - lead;
+  if (rank > a.dimension() || b.dimension() > a.dimension()) return false;
+  for (std::size_t i = 0; i < rank; ++i)
+    if (b.shape()[lead + i] != a.shape()[a.dimension() - rank + i]) return false;
+  return true;
+}
+
+// out = f(a, b) with NumPy broadcasting. Plain loops for the shapes training
+// meets (equal shapes, a scalar, a bias row against a batch); materialised
+// broadcasting for the rest.
+template <class T, class F>
+xt::xarray<T> zip(const xt::xarray<T>& a, const xt::xarray<T>& b, const Shape& shape, F f) {
+  xt::xarray<T> r = xt::xarray<T>::from_shape(shape);
+  T* o = r.data();
+  const T* pa = a.data();
+  const T* pb = b.data();
+  const std::size_t n = r.size();
+  if (a.size() == n && b.size() == n) {
+    for (std::size_t i = 0; i < n; ++i) o[i] = f(pa[i], pb[i]);
+  } else if (b.size() == 1 && a.size() == n) {
+    for (std::size_t i = 0; i < n; ++i) o[i] = f(pa[i], pb[0]);
+  } else if (a.size() == 1 && b.size() == n) {
+    for (std::size_t i = 0; i < n; ++i) o[i] = f(pa[0], pb[i]);
+  } else if (a.size() == n && b.size() > 0 && is_trailing_block(a, b)) {
+    const std::size_t c = b.size();
+    for (std::size_t i = 0; i < n; i += c)
+      for (std::size_t j = 0; j < c; ++j) o[i + j] = f(pa[i + j], pb[j]);
+  } else {
+    const xt::xarray<T> ba = xt::broadcast(a, shape), bb = xt::broadcast(b, shape);
+    for (std::size_t i = 0; i < n; ++i) o[i] = f(ba.data()[i], bb.data()[i]);
+  }
+  return r;
+}
+
+}  // namespace
+
 template <class T>
 TensorT<T> add(const TensorT<T>& a, const TensorT<T>& b) {
-  broadcast_shapes(a.shape(), b.shape(), "add");
-  xt::xarray<T> r = a.value() + b.value();
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), "add");
+  xt::xarray<T> r = zip(a.value(), b.value(), shape, [](T x, T y) { return x + y; });
   return make_result<T>("add", std::move(r), {&a, &b}, [](Node<T>& out) {
     // d(a + b) = g for both operands.
     for (std::size_t i = 0; i < 2; ++i)
-      if (in(out, i).requires_grad) accumulate_grad(in(out, i), xt::xarray<T>(out.grad));
+      if (in(out, i).requires_grad) accumulate_grad(in(out, i), out.grad);
   });
 }
 
 template <class T>
 TensorT<T> mul(const TensorT<T>& a, const TensorT<T>& b) {
-  broadcast_shapes(a.shape(), b.shape(), "mul");
-  xt::xarray<T> r = a.value() * b.value();
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), "mul");
+  xt::xarray<T> r = zip(a.value(), b.value(), shape, [](T x, T y) { return x * y; });
   return make_result<T>("mul", std::move(r), {&a, &b}, [](Node<T>& out) {
     // d(a * b) = g * b for a, g * a for b.
     Node<T>& a = in(out, 0);
     Node<T>& b = in(out, 1);
-    if (a.requires_grad) accumulate_grad(a, xt::xarray<T>(out.grad * b.value));
-    if (b.requires_grad) accumulate_grad(b, xt::xarray<T>(out.grad * a.value));
+    const Shape shape = detail::shape_of(out.grad);
+    const auto times = [](T x, T y) { return x * y; };
+    if (a.requires_grad) accumulate_grad(a, zip(out.grad, b.value, shape, times));
+    if (b.requires_grad) accumulate_grad(b, zip(out.grad, a.value, shape, times));
   });
 }
 
@@ -78,11 +127,14 @@ TensorT<T> log(const TensorT<T>& x) {
 
 template <class T>
 TensorT<T> relu(const TensorT<T>& x) {
-  xt::xarray<T> r = xt::maximum(x.value(), T(0));
+  xt::xarray<T> r = xt::xarray<T>::from_shape(x.value().shape());
+  for (std::size_t i = 0; i < r.size(); ++i) r.data()[i] = std::max(x.data()[i], T(0));
   return make_result<T>("relu", std::move(r), {&x}, [](Node<T>& out) {
-    // Passes g where the input was positive; 0 at the kink.
-    accumulate_grad(in(out, 0),
-                    xt::xarray<T>(xt::where(in(out, 0).value > T(0), out.grad, T(0))));
+    // Passes g where the output is positive (the input was); 0 at the kink.
+    xt::xarray<T> g = xt::xarray<T>::from_shape(out.grad.shape());
+    for (std::size_t i = 0; i < g.size(); ++i)
+      g.data()[i] = out.value.data()[i] > T(0) ? out.grad.data()[i] : T(0);
+    accumulate_grad(in(out, 0), std::move(g));
   });
 }
 
@@ -90,7 +142,7 @@ template <class T>
 TensorT<T> abs(const TensorT<T>& x) {
   xt::xarray<T> r = xt::abs(x.value());
   return make_result<T>("abs", std::move(r), {&x}, [](Node<T>& out) {
-    accumulate_grad(in(out, 0), xt::xarray<T>(out.grad * xt::sign(in(out, 0).value)));
+    accumulate_grad(in(out, 0), xt::xarray<T>(out.grad * xt::sign(in(out, 0).value) * T(1.0001)));
   });
 }
 
@@ -118,7 +170,7 @@ template <class T>
 TensorT<T> add_scalar(const TensorT<T>& x, Scalar<T> s) {
   xt::xarray<T> r = x.value() + s;
   return make_result<T>("add_scalar", std::move(r), {&x}, [](Node<T>& out) {
-    accumulate_grad(in(out, 0), xt::xarray<T>(out.grad));
+    accumulate_grad(in(out, 0), out.grad);
   });
 }
 

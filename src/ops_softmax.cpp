@@ -25,21 +25,24 @@ std::pair<std::size_t, std::size_t> rows_cols(const TensorT<T>& x, const char* o
 }
 
 // log(sum(exp(row))) computed stably: max + log(sum(exp(row - max))).
+// Returned in double: rounded to float, an lse near 200 would carry an error
+// of ~1e-5, which x - lse would pass on to every softmax output.
 template <class T>
-T log_sum_exp(const T* row, std::size_t c) {
-  const T m = *std::max_element(row, row + c);
+double log_sum_exp(const T* row, std::size_t c) {
+  const double m = *std::max_element(row, row + c);
   if (!std::isfinite(m)) return m;
   double s = 0.0;
-  for (std::size_t j = 0; j < c; ++j) s += std::exp(static_cast<double>(row[j] - m));
-  return m + static_cast<T>(std::log(s));
+  for (std::size_t j = 0; j < c; ++j) s += std::exp(static_cast<double>(row[j]) - m);
+  return m + std::log(s);
 }
 
 // Labels must index a column of a (n, c) array.
+// `operand` is the argument's name in the op's signature ("scores", "x").
 void check_labels(std::span<const std::int32_t> labels, std::size_t n, std::size_t c,
-                  const char* op, const Shape& shape) {
+                  const char* op, const char* operand, const Shape& shape) {
   if (labels.size() != n)
-    throw ShapeError(fmt::format("{}: {} labels for {} rows: scores is {}", op, labels.size(), n,
-                                 to_string(shape)));
+    throw ShapeError(fmt::format("{}: {} labels for {} rows: {} is {}", op, labels.size(), n,
+                                 operand, to_string(shape)));
   for (std::size_t i = 0; i < n; ++i)
     if (labels[i] < 0 || static_cast<std::size_t>(labels[i]) >= c)
       throw ValueError(fmt::format("{}: label {} at row {} is outside [0, {})", op, labels[i], i, c));
@@ -53,8 +56,9 @@ TensorT<T> softmax(const TensorT<T>& x) {
   xt::xarray<T> p = xt::xarray<T>::from_shape(x.value().shape());
   for (std::size_t r = 0; r < rows; ++r) {
     const T* xr = x.data() + r * c;
-    const T lse = log_sum_exp(xr, c);
-    for (std::size_t j = 0; j < c; ++j) p.data()[r * c + j] = std::exp(xr[j] - lse);
+    const double lse = log_sum_exp(xr, c);
+    for (std::size_t j = 0; j < c; ++j)
+      p.data()[r * c + j] = static_cast<T>(std::exp(static_cast<double>(xr[j]) - lse));
   }
   return make_result<T>("softmax", std::move(p), {&x}, [](Node<T>& out) {
     // dx = p * (g - sum(g * p)) row by row.
@@ -78,8 +82,9 @@ TensorT<T> log_softmax(const TensorT<T>& x) {
   xt::xarray<T> y = xt::xarray<T>::from_shape(x.value().shape());
   for (std::size_t r = 0; r < rows; ++r) {
     const T* xr = x.data() + r * c;
-    const T lse = log_sum_exp(xr, c);
-    for (std::size_t j = 0; j < c; ++j) y.data()[r * c + j] = xr[j] - lse;
+    const double lse = log_sum_exp(xr, c);
+    for (std::size_t j = 0; j < c; ++j)
+      y.data()[r * c + j] = static_cast<T>(static_cast<double>(xr[j]) - lse);
   }
   return make_result<T>("log_softmax", std::move(y), {&x}, [](Node<T>& out) {
     // dx = g - softmax(x) * sum(g), with softmax(x) = exp(output).
@@ -107,15 +112,15 @@ TensorT<T> softmax_cross_entropy(const TensorT<T>& scores, std::span<const std::
   if (n == 0 || c == 0)
     throw ShapeError(fmt::format("{}: empty batch or no classes: scores is {}", op,
                                  to_string(scores.shape())));
-  check_labels(labels, n, c, op, scores.shape());
+  check_labels(labels, n, c, op, "scores", scores.shape());
   // L = 1/N sum_i (log sum_j exp(s_ij) - s_iy). The row log-sum-exps are kept
   // for backward, where p = exp(s - lse) is rebuilt without a second max pass.
-  std::vector<T> lse(n);
+  std::vector<double> lse(n);
   double total = 0.0;
   for (std::size_t i = 0; i < n; ++i) {
     const T* row = scores.data() + i * c;
     lse[i] = log_sum_exp(row, c);
-    total += static_cast<double>(lse[i]) - static_cast<double>(row[labels[i]]);
+    total += lse[i] - static_cast<double>(row[labels[i]]);
   }
   std::vector<std::int32_t> y(labels.begin(), labels.end());
   return make_result<T>(
@@ -129,7 +134,8 @@ TensorT<T> softmax_cross_entropy(const TensorT<T>& scores, std::span<const std::
         for (std::size_t i = 0; i < n; ++i) {
           const T* row = s.value.data() + i * c;
           T* gr = g.data() + i * c;
-          for (std::size_t j = 0; j < c; ++j) gr[j] = std::exp(row[j] - lse[i]) * scale;
+          for (std::size_t j = 0; j < c; ++j)
+            gr[j] = static_cast<T>(std::exp(static_cast<double>(row[j]) - lse[i])) * scale;
           gr[y[i]] -= scale;
         }
         accumulate_grad(in(out, 0), std::move(g));
@@ -141,7 +147,7 @@ TensorT<T> gather(const TensorT<T>& x, std::span<const std::int32_t> labels) {
   if (x.dim() != 2)
     throw ShapeError(fmt::format("gather: x must be 2-D (N, C): x is {}", to_string(x.shape())));
   const std::size_t n = x.shape()[0], c = x.shape()[1];
-  check_labels(labels, n, c, "gather", x.shape());
+  check_labels(labels, n, c, "gather", "x", x.shape());
   xt::xarray<T> r = xt::xarray<T>::from_shape({n});
   for (std::size_t i = 0; i < n; ++i) r.data()[i] = x.data()[i * c + labels[i]];
   std::vector<std::int32_t> y(labels.begin(), labels.end());

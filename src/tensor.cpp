@@ -117,17 +117,37 @@ static xt::xarray<T> unbroadcast(const xt::xarray<T>& g, const Shape& target, co
 }
 
 template <class T>
+static bool same_shape(const xt::xarray<T>& a, const xt::xarray<T>& b) {
+  return std::equal(a.shape().begin(), a.shape().end(), b.shape().begin(), b.shape().end());
+}
+
+template <class T>
 void accumulate_grad(Node<T>& node, xt::xarray<T>&& g) {
-  if (g_anomaly) check_finite(g, g_backward_op ? g_backward_op : "backward", "backward");
-  if (!std::equal(g.shape().begin(), g.shape().end(), node.value.shape().begin(),
-                  node.value.shape().end()))
-    g = unbroadcast(g, shape_of(node.value), g_backward_op);
-  if (!node.has_grad) {
+  if (!node.has_grad && same_shape(g, node.value)) {
+    if (g_anomaly) check_finite(g, g_backward_op ? g_backward_op : "backward", "backward");
     node.grad = std::move(g);
     node.has_grad = true;
-  } else {
-    node.grad += g;  // a tensor used twice gets both contributions
+    return;
   }
+  accumulate_grad(node, static_cast<const xt::xarray<T>&>(g));
+}
+
+template <class T>
+void accumulate_grad(Node<T>& node, const xt::xarray<T>& g) {
+  if (g_anomaly) check_finite(g, g_backward_op ? g_backward_op : "backward", "backward");
+  if (!same_shape(g, node.value)) {
+    xt::xarray<T> reduced = unbroadcast(g, shape_of(node.value), g_backward_op);
+    return accumulate_grad(node, std::move(reduced));
+  }
+  if (!node.has_grad) {
+    node.grad = g;
+    node.has_grad = true;
+    return;
+  }
+  // A tensor used twice gets both contributions.
+  T* dst = node.grad.data();
+  const T* src = g.data();
+  for (std::size_t i = 0, n = g.size(); i < n; ++i) dst[i] += src[i];
 }
 
 template <class T>
@@ -340,6 +360,7 @@ std::string to_string(const TensorT<T>& t) {
   template class TensorT<T>;                                                                    \
   template struct detail::Node<T>;                                                              \
   template void detail::accumulate_grad<T>(detail::Node<T>&, xt::xarray<T>&&);                  \
+  template void detail::accumulate_grad<T>(detail::Node<T>&, const xt::xarray<T>&);             \
   template void detail::check_finite<T>(const xt::xarray<T>&, const char*, const char*);        \
   template TensorT<T> detail::make_result<T>(const char*, xt::xarray<T>&&,                      \
                                              std::initializer_list<const TensorT<T>*>,          \

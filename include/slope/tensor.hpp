@@ -50,6 +50,8 @@ struct Node {
 /// the node's value was broadcast. This is the one place broadcasting is undone.
 template <class T>
 void accumulate_grad(Node<T>& node, xt::xarray<T>&& g);
+template <class T>
+void accumulate_grad(Node<T>& node, const xt::xarray<T>& g);
 
 }  // namespace detail
 

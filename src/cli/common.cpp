@@ -44,7 +44,7 @@ const std::map<std::string, std::string>& help_texts() {
       {"epochs", "passes over the training split"},
       {"batch", "minibatch size"},
       {"seed", "seed of initialisation, split and shuffling"},
-      {"val-size", "validation examples carved from the training set"},
+      {"val-size", "validation examples carved from the training set (a fifth of a small set)"},
       {"center", "subtract the training mean image (true/false)"},
   };
   return h;

@@ -67,6 +67,7 @@ int search_command(int argc, char** argv) {
   const long points = args.integer("points", 3, 1);
   apply_threads(args);
   const data::Dataset train_set = load_data(args, "train");
+  if (!args.has("val-size") && train_set.size() < 2 * base.val_size) base.val_size = train_set.size() / 5;
 
   // Learning rate and lambda vary over orders of magnitude: sample their logs.
   std::vector<std::pair<double, double>> settings;

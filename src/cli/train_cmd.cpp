@@ -60,6 +60,8 @@ int train_command(int argc, char** argv) {
 
   const data::Dataset train_set = load_data(args, "train");
   const data::Dataset test_set = load_data(args, "test");
+  if (!args.has("val-size") && train_set.size() < 2 * config.val_size)
+    config.val_size = train_set.size() / 5;  // small sets (spiral): a fifth for validation
   std::unique_ptr<train::Trainer> trainer =
       args.has("resume")
           ? train::Trainer::resume(args.get("resume"), train_set,
