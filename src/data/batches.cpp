@@ -1,0 +1,193 @@
+// Splits, preprocessing, gathering and the minibatch iterator.
+#include <algorithm>
+#include <charconv>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "slope/data.hpp"
+
+namespace slope::data {
+
+namespace {
+
+void check_indices(const Dataset& data, std::span<const std::size_t> indices, const char* op) {
+  for (std::size_t i : indices)
+    if (i >= data.size())
+      throw ValueError(fmt::format("{}: index {} is out of range for {} examples", op, i, data.size()));
+}
+
+}  // namespace
+
+std::vector<std::size_t> all_indices(std::size_t n) {
+  std::vector<std::size_t> v(n);
+  std::iota(v.begin(), v.end(), std::size_t{0});
+  return v;
+}
+
+Dataset subset(const Dataset& data, std::span<const std::size_t> indices) {
+  check_indices(data, indices, "subset");
+  Dataset out;
+  out.name = data.name;
+  out.rows = data.rows;
+  out.cols = data.cols;
+  out.channels = data.channels;
+  out.class_names = data.class_names;
+  const std::size_t d = data.dim();
+  for (std::size_t i : indices) {
+    out.labels.push_back(data.labels[i]);
+    if (data.has_pixels())
+      out.pixels.insert(out.pixels.end(), data.pixels.begin() + i * d, data.pixels.begin() + (i + 1) * d);
+    else
+      out.features.insert(out.features.end(), data.features.begin() + i * d,
+                          data.features.begin() + (i + 1) * d);
+  }
+  return out;
+}
+
+Split train_val_split(std::size_t n, std::size_t val_size, Rng& rng) {
+  if (val_size > n)
+    throw ValueError(fmt::format("train_val_split: validation size {} exceeds {} examples", val_size, n));
+  std::vector<std::size_t> perm = all_indices(n);
+  rng.shuffle(perm.begin(), perm.end());
+  Split s;
+  s.val.assign(perm.begin(), perm.begin() + static_cast<std::ptrdiff_t>(val_size));
+  s.train.assign(perm.begin() + static_cast<std::ptrdiff_t>(val_size), perm.end());
+  // Sorted lists read memory in order and print reproducibly; the iterator shuffles anyway.
+  std::sort(s.val.begin(), s.val.end());
+  std::sort(s.train.begin(), s.train.end());
+  return s;
+}
+
+std::vector<double> mean_image(const Dataset& data, std::span<const std::size_t> indices) {
+  if (indices.empty()) throw ValueError("mean_image: no examples");
+  check_indices(data, indices, "mean_image");
+  const std::size_t d = data.dim();
+  std::vector<double> mean(d, 0.0);
+  for (std::size_t i : indices) {
+    if (data.has_pixels())
+      for (std::size_t j = 0; j < d; ++j) mean[j] += data.pixels[i * d + j];
+    else
+      for (std::size_t j = 0; j < d; ++j) mean[j] += data.features[i * d + j];
+  }
+  // Pixels are averaged on the [0, 1] scale the model sees.
+  const double scale = (data.has_pixels() ? 1.0 / 255.0 : 1.0) / static_cast<double>(indices.size());
+  for (double& m : mean) m *= scale;
+  return mean;
+}
+
+Preprocess fit_preprocess(const Dataset& data, std::span<const std::size_t> train_indices,
+                          bool subtract_mean) {
+  Preprocess p;
+  p.scale = data.has_pixels() ? 1.0 / 255.0 : 1.0;
+  if (subtract_mean) p.mean = mean_image(data, train_indices);
+  return p;
+}
+
+template <class T>
+void gather(const Dataset& data, std::span<const std::size_t> indices, const Preprocess& prep,
+            T* x, std::int32_t* y) {
+  const std::size_t d = data.dim();
+  if (!prep.mean.empty() && prep.mean.size() != d)
+    throw ValueError(fmt::format("gather: mean has {} entries, examples have {}", prep.mean.size(), d));
+  check_indices(data, indices, "gather");
+  const double s = prep.scale;
+  const double* mean = prep.mean.empty() ? nullptr : prep.mean.data();
+  for (std::size_t b = 0; b < indices.size(); ++b) {
+    const std::size_t i = indices[b];
+    T* row = x + b * d;
+    if (data.has_pixels()) {
+      const std::uint8_t* src = data.pixels.data() + i * d;
+      for (std::size_t j = 0; j < d; ++j) row[j] = static_cast<T>(s * src[j] - (mean ? mean[j] : 0.0));
+    } else {
+      const float* src = data.features.data() + i * d;
+      for (std::size_t j = 0; j < d; ++j) row[j] = static_cast<T>(s * src[j] - (mean ? mean[j] : 0.0));
+    }
+    if (y) y[b] = data.labels[i];
+  }
+}
+
+template void gather<float>(const Dataset&, std::span<const std::size_t>, const Preprocess&,
+                            float*, std::int32_t*);
+template void gather<double>(const Dataset&, std::span<const std::size_t>, const Preprocess&,
+                             double*, std::int32_t*);
+
+// ---- Minibatches -----------------------------------------------------------------
+
+Minibatches::Minibatches(std::vector<std::size_t> indices, std::size_t batch_size, Rng rng)
+    : indices_(std::move(indices)), batch_size_(batch_size), rng_(std::move(rng)) {
+  if (indices_.empty()) throw ValueError("Minibatches: no examples");
+  if (batch_size_ == 0) throw ValueError("Minibatches: batch size must be positive, got 0");
+  order_ = indices_;
+  rng_.shuffle(order_.begin(), order_.end());
+}
+
+std::span<const std::size_t> Minibatches::next() {
+  if (!has_next())
+    throw ValueError(fmt::format("Minibatches::next: epoch {} is exhausted", epoch_));
+  std::size_t n = std::min(batch_size_, order_.size() - offset_);
+  std::span<const std::size_t> batch(order_.data() + offset_, n);
+  offset_ += n;
+  return batch;
+}
+
+void Minibatches::next_epoch() {
+  // Each epoch shuffles the original list afresh, so an epoch's order depends
+  // only on the Rng state, which position() records.
+  order_ = indices_;
+  rng_.shuffle(order_.begin(), order_.end());
+  ++epoch_;
+  offset_ = 0;
+}
+
+BatchPosition Minibatches::position() const { return {epoch_, offset_, order_, rng_.state()}; }
+
+void Minibatches::restore(const BatchPosition& pos) {
+  if (pos.order.size() != indices_.size())
+    throw ValueError(fmt::format("Minibatches::restore: order has {} entries, the iterator {}",
+                                 pos.order.size(), indices_.size()));
+  if (pos.offset > pos.order.size())
+    throw ValueError(fmt::format("Minibatches::restore: offset {} is past the {} examples",
+                                 pos.offset, pos.order.size()));
+  std::vector<std::size_t> a = pos.order, b = indices_;
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  if (a != b)
+    throw ValueError("Minibatches::restore: order is not a permutation of the iterator's indices");
+  Rng rng;
+  rng.set_state(pos.rng_state);  // throws ValueError before anything changes
+  order_ = pos.order;
+  offset_ = pos.offset;
+  epoch_ = pos.epoch;
+  rng_ = std::move(rng);
+}
+
+void put_position(io::Checkpoint& ckpt, const std::string& prefix, const BatchPosition& pos) {
+  std::vector<std::int64_t> order(pos.order.begin(), pos.order.end());
+  ckpt.put<std::int64_t>(prefix + "order", order, {order.size()});
+  ckpt.set_meta(prefix + "epoch", std::to_string(pos.epoch));
+  ckpt.set_meta(prefix + "offset", std::to_string(pos.offset));
+  ckpt.set_meta(prefix + "rng", pos.rng_state);
+}
+
+BatchPosition get_position(const io::Checkpoint& ckpt, const std::string& prefix) {
+  auto number = [&](const std::string& key) {
+    const std::string& s = ckpt.meta(key);
+    std::size_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size() || s.empty())
+      throw ValueError(fmt::format("checkpoint: '{}' is not a count: '{}'", key, s));
+    return v;
+  };
+  BatchPosition pos;
+  pos.epoch = number(prefix + "epoch");
+  pos.offset = number(prefix + "offset");
+  pos.rng_state = ckpt.meta(prefix + "rng");
+  for (std::int64_t i : ckpt.get<std::int64_t>(prefix + "order")) {
+    if (i < 0) throw ValueError(fmt::format("checkpoint: '{}order' holds {}", prefix, i));
+    pos.order.push_back(static_cast<std::size_t>(i));
+  }
+  return pos;
+}
+
+}  // namespace slope::data
