@@ -31,6 +31,7 @@ struct Config {
   std::string reg = "l2";        // "none", "l2", "l1" or "elastic" (beta * L2 + L1)
   double lambda = 0.0;
   double beta = 1.0;
+  double dropout = 0.0;  // probability of zeroing each hidden unit while training
   // Optimizer (each uses the fields that apply to it; see docs/optimizers.md)
   std::string optimizer = "adamw";  // sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw
   double lr = 1e-3;

@@ -28,6 +28,7 @@ const std::map<std::string, std::string>& help_texts() {
       {"reg", "regularizer on the weights: none, l2, l1, elastic"},
       {"lambda", "regularization strength"},
       {"beta", "elastic net: beta * L2 + L1"},
+      {"dropout", "probability of dropping a hidden unit while training"},
       {"optimizer", "sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw"},
       {"lr", "peak learning rate"},
       {"momentum", "momentum rho (momentum, nesterov)"},
@@ -104,6 +105,12 @@ data::Dataset load_data(const Args& args, std::string_view split) {
   return train::load_dataset(name, dir, split);
 }
 
+void check_val_size(const train::Config& config, const data::Dataset& train) {
+  if (config.val_size >= train.size())
+    throw UsageError(fmt::format("--val-size: must be below the {} training examples of {}, got {}",
+                                 train.size(), train.name, config.val_size));
+}
+
 void check_writable(const std::string& option, const std::string& path) {
   namespace fs = std::filesystem;
   fs::path dir = fs::path(path).parent_path();
@@ -135,8 +142,9 @@ std::string json_config(const train::Config& c) {
   for (const auto& key : train::Config::keys()) {
     const std::string v = c.get(key);
     const bool numeric = !v.empty() && v.find_first_not_of("0123456789.eE+-") == std::string::npos;
+    const bool boolean = v == "true" || v == "false";
     if (out.size() > 1) out += ", ";
-    out += json_string(key) + ": " + (numeric ? v : json_string(v));
+    out += json_string(key) + ": " + (numeric || boolean ? v : json_string(v));
   }
   return out + "}";
 }

@@ -22,6 +22,8 @@ void apply_threads(const Args& args);
 /// The data set named by --data (default fashion-mnist) from --data-dir;
 /// UsageError if the directory does not exist.
 data::Dataset load_data(const Args& args, std::string_view split);
+/// UsageError naming --val-size unless it leaves training examples in `train`.
+void check_val_size(const train::Config& config, const data::Dataset& train);
 /// Checks that `path`'s directory exists and is writable: UsageError otherwise.
 void check_writable(const std::string& option, const std::string& path);
 

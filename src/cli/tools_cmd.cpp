@@ -68,6 +68,7 @@ int search_command(int argc, char** argv) {
   apply_threads(args);
   const data::Dataset train_set = load_data(args, "train");
   if (!args.has("val-size") && train_set.size() < 2 * base.val_size) base.val_size = train_set.size() / 5;
+  check_val_size(base, train_set);
 
   // Learning rate and lambda vary over orders of magnitude: sample their logs.
   std::vector<std::pair<double, double>> settings;
@@ -170,7 +171,10 @@ int knn_command(int argc, char** argv) {
     return x;
   };
   std::vector<std::int32_t> ytr, yval, yte;
-  knn::NearestNeighbor model(batch(train_set, train_idx, ytr), ytr, train_set.num_classes());
+  // Gather first: the labels are filled by batch(), and the order in which a
+  // call's arguments are evaluated is unspecified.
+  xt::xarray<float> xtr = batch(train_set, train_idx, ytr);
+  knn::NearestNeighbor model(std::move(xtr), ytr, train_set.num_classes());
   const auto xval = batch(train_set, split.val, yval);
   const auto xte = batch(test_set, test_idx, yte);
   const auto acc = [](const std::vector<std::int32_t>& p, const std::vector<std::int32_t>& y) {

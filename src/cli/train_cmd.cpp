@@ -1,4 +1,5 @@
 // slope train and slope eval.
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -62,6 +63,7 @@ int train_command(int argc, char** argv) {
   const data::Dataset test_set = load_data(args, "test");
   if (!args.has("val-size") && train_set.size() < 2 * config.val_size)
     config.val_size = train_set.size() / 5;  // small sets (spiral): a fifth for validation
+  if (!args.has("resume")) check_val_size(config, train_set);
   std::unique_ptr<train::Trainer> trainer =
       args.has("resume")
           ? train::Trainer::resume(args.get("resume"), train_set,
@@ -98,6 +100,17 @@ int train_command(int argc, char** argv) {
     if (metrics) metrics << epoch_json(last) << '\n' << std::flush;
     if (args.has("save")) trainer->save(args.get("save"));
   }
+  if (last.epoch == 0) {
+    // No epoch ran (a resumed run that was already complete): the training
+    // figures are unknown (null in the JSON); the validation ones can be measured.
+    last.data_loss = last.reg_loss = last.train_accuracy = NAN;
+    if (!trainer->split().val.empty()) {
+      const train::Evaluation v = trainer->evaluate(train_set, trainer->split().val);
+      last.val_accuracy = v.accuracy;
+      last.val_loss = v.data_loss;
+    }
+  }
+  if (trainer->split().val.empty()) last.val_accuracy = last.val_loss = NAN;  // no validation split
   const train::Evaluation test = trainer->evaluate(test_set);
   if (args.has("export")) export_weights(trainer->model(), args.get("export"));
   const double seconds = now_seconds() - t0;
@@ -139,7 +152,13 @@ int eval_command(int argc, char** argv) {
   const auto trainer = train::Trainer::resume(args.get("checkpoint"), train_set);
   train::Evaluation e;
   if (split == "test") e = trainer->evaluate(load_data(args, "test"));
-  else e = trainer->evaluate(train_set, split == "val" ? trainer->split().val : trainer->split().train);
+  else {
+    // An empty index list means "everything" to evaluate(): refuse it here.
+    if (split == "val" && trainer->split().val.empty())
+      throw UsageError(fmt::format("--split val: the run in '{}' has no validation split (val_size 0)",
+                                   args.get("checkpoint")));
+    e = trainer->evaluate(train_set, split == "val" ? trainer->split().val : trainer->split().train);
+  }
   if (args.has("export")) export_weights(trainer->model(), args.get("export"));
   fmt::print("{} accuracy {:.2f}% (loss {:.4f})\n", split, 100 * e.accuracy, e.data_loss);
   fmt::print("{{\"command\": \"eval\", \"split\": {}, \"accuracy\": {}, \"loss\": {}}}\n",

@@ -16,7 +16,7 @@ namespace {
 template <class C, class F>
 void for_each_field(C& c, F&& f) {
   f("model", c.model), f("hidden", c.hidden), f("loss", c.loss), f("reg", c.reg);
-  f("lambda", c.lambda), f("beta", c.beta), f("optimizer", c.optimizer), f("lr", c.lr);
+  f("lambda", c.lambda), f("beta", c.beta), f("dropout", c.dropout), f("optimizer", c.optimizer), f("lr", c.lr);
   f("momentum", c.momentum), f("beta1", c.beta1), f("beta2", c.beta2), f("eps", c.eps);
   f("alpha", c.alpha), f("weight_decay", c.weight_decay), f("clip_norm", c.clip_norm);
   f("schedule", c.schedule), f("warmup_epochs", c.warmup_epochs), f("gamma", c.gamma);
@@ -36,7 +36,7 @@ ValueError bad(const std::string& key, const std::string& text, const char* what
   return ValueError(fmt::format("{}: expected {}, got '{}'", key, what, text));
 }
 
-void parse_value(const std::string& key, const std::string& text, std::string& out) { out = text; }
+void parse_value(const std::string& /*key*/, const std::string& text, std::string& out) { out = text; }
 void parse_value(const std::string& key, const std::string& text, double& out) {
   const char* end = text.data() + text.size();
   auto [p, ec] = std::from_chars(text.data(), end, out);
@@ -135,6 +135,7 @@ void Config::validate() const {
   require(one_of(reg, {"none", "l2", "l1", "elastic"}), "reg", "none, l2, l1 or elastic", reg);
   require(lambda >= 0.0, "lambda", ">= 0", num(lambda));
   require(beta >= 0.0, "beta", ">= 0", num(beta));
+  require(dropout >= 0.0 && dropout < 1.0, "dropout", "in [0, 1)", num(dropout));
   require(one_of(optimizer, {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"}),
           "optimizer", "one of sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw", optimizer);
   require(lr >= 0.0, "lr", ">= 0", num(lr));
@@ -208,7 +209,13 @@ sched::Schedule make_schedule(const Config& c, std::int64_t steps_per_epoch) {
   const std::int64_t rest = std::max<std::int64_t>(1, total - warm);
   sched::Schedule s;
   if (c.schedule == "constant") s = sched::constant(c.lr);
-  else if (c.schedule == "step") s = sched::step_decay(c.lr, {rest / 2, rest * 3 / 4}, c.gamma);
+  else if (c.schedule == "step") {
+    // At 50% and 75% of the run; a run too short to tell them apart decays once
+    // (step_decay needs strictly increasing milestones).
+    std::vector<std::int64_t> milestones{rest / 2};
+    if (rest * 3 / 4 > rest / 2) milestones.push_back(rest * 3 / 4);
+    s = sched::step_decay(c.lr, std::move(milestones), c.gamma);
+  }
   else if (c.schedule == "cosine") s = sched::cosine(c.lr, rest, c.min_lr);
   else if (c.schedule == "linear") s = sched::linear_decay(c.lr, rest);
   else if (c.schedule == "invsqrt") s = sched::inverse_sqrt(c.lr);

@@ -58,7 +58,10 @@ EpochStats Trainer::run_epoch(const BatchCallback& on_batch) {
     data::gather(train_, idx, prep_, x.data(), labels.data());
     const Tensor input(std::move(x));
 
-    const Tensor scores = (*model_)(input);
+    // Dropout masks come from an Rng seeded by (seed, step): a resumed run
+    // draws the same masks without keeping any generator state.
+    Rng dropout_rng(config_.seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(step_) + 1);
+    const Tensor scores = (*model_)(input, config_.dropout, dropout_rng);
     const Tensor data_part = data_loss(config_.loss, scores, labels);
     const Tensor reg_part = regularization(config_, weights);
     const Tensor loss = data_part + reg_part;

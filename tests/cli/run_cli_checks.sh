@@ -1,0 +1,370 @@
+#!/usr/bin/env bash
+# Checks of the slope program, one case per CTest (tests/register_cli.cmake):
+#   run_cli_checks.sh /path/to/slope CASE [ARG]
+# Each case checks exit codes AND messages; it prints what it saw and exits 1
+# on the first failed expectation. Everything runs on the spiral (no files
+# needed) in a fresh temporary directory that is removed afterwards.
+set -u
+
+SLOPE=${1:?usage: run_cli_checks.sh SLOPE CASE [ARG]}
+CASE=${2:?usage: run_cli_checks.sh SLOPE CASE [ARG]}
+ARG=${3:-}
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/slope-cli-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+
+PY=
+if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; fi
+
+RC=0
+# run ARGS...: runs slope; stdout in $T/out, stderr in $T/err, status in $RC.
+run() {
+  LAST_CMD="slope $*"
+  "$SLOPE" "$@" >"$T/out" 2>"$T/err"
+  RC=$?
+}
+
+fail() {
+  echo "FAIL [$CASE]: $*"
+  echo "--- command: ${LAST_CMD:-}"
+  echo "--- exit status: $RC"
+  echo "--- stdout (last 20 lines):"; tail -n 20 "$T/out" 2>/dev/null
+  echo "--- stderr (last 20 lines):"; tail -n 20 "$T/err" 2>/dev/null
+  exit 1
+}
+
+expect_rc() { [ "$RC" -eq "$1" ] || fail "expected exit status $1, got $RC"; }
+# The fixed string must appear in stdout / stderr.
+out_has() { grep -qF -- "$1" "$T/out" || fail "stdout lacks '$1'"; }
+err_has() { grep -qF -- "$1" "$T/err" || fail "stderr lacks '$1'"; }
+out_lacks() { ! grep -qF -- "$1" "$T/out" || fail "stdout unexpectedly has '$1'"; }
+
+# expect_usage_error WORD ARGS...: exit status 2 and stderr naming WORD.
+expect_usage_error() {
+  local word=$1; shift
+  run "$@"
+  expect_rc 2
+  err_has "$word"
+  err_has "--help"  # the hint towards the command's help
+}
+
+# json_last PYTHON_CONDITION: the last stdout line parses as one JSON object
+# `d` for which the condition holds. Without python3, a regular expression
+# checks the shape and that the keys named in $JSON_KEYS are there.
+json_last() {
+  local line
+  line=$(tail -n 1 "$T/out")
+  if [ -n "$PY" ]; then
+    "$PY" - "$line" "$1" <<'EOF' || fail "last stdout line is not the expected JSON: $line"
+import json, math, sys
+d = json.loads(sys.argv[1])
+assert isinstance(d, dict), "not an object"
+ok = eval("(" + sys.argv[2] + ")", {"math": math}, {"d": d})
+if not ok:
+    print("condition failed:", sys.argv[2])
+    sys.exit(1)
+EOF
+  else
+    echo "$line" | grep -qE '^\{.*\}$' || fail "last stdout line is not a JSON object: $line"
+    local k
+    for k in ${JSON_KEYS:-}; do
+      echo "$line" | grep -qF "\"$k\": " || fail "last stdout line lacks \"$k\": $line"
+    done
+  fi
+}
+
+# is_npy FILE: starts with the magic bytes \x93NUMPY.
+is_npy() {
+  [ -f "$1" ] || fail "missing file $1"
+  [ "$(head -c 6 "$1" | od -An -tx1 | tr -d ' \n')" = "934e554d5059" ] || fail "$1 lacks the .npy magic"
+}
+
+SPIRAL=(--data spiral)
+
+case "$CASE" in
+  help)  # slope --help, and slope CMD --help for CMD in ARG
+    if [ -z "$ARG" ]; then
+      run --help; expect_rc 0
+      out_has "usage: slope COMMAND"
+      for c in train eval search knn gradcheck; do out_has "  $c "; done
+      run help; expect_rc 0; out_has "usage: slope COMMAND"
+    else
+      run "$ARG" --help; expect_rc 0
+      out_has "usage: slope $ARG [options]"
+      out_has "--help"
+      [ ! -s "$T/err" ] || fail "help wrote to stderr"
+      case "$ARG" in
+        train) out_has "--lr X"; out_has "--save FILE"; out_has "--metrics FILE"; out_has "(default: adamw)" ;;
+        eval) out_has "--checkpoint FILE" ;;
+        search) out_has "--trials N" ;;
+        knn) out_has "--k LIST" ;;
+        gradcheck) out_has "--examples N" ;;
+      esac
+    fi
+    ;;
+
+  no_command)
+    run; expect_rc 2; out_has "usage: slope COMMAND"
+    run frobnicate; expect_rc 2; err_has "frobnicate"
+    ;;
+
+  unknown_option)
+    for c in train eval search knn gradcheck; do
+      expect_usage_error "unknown option '--bogus'" "$c" --bogus 3
+    done
+    expect_usage_error "unexpected argument 'spiral'" train --data spiral spiral
+    expect_usage_error "--lr needs a value" train "${SPIRAL[@]}" --lr
+    ;;
+
+  bad_lr)
+    expect_usage_error "--lr must be >= 0: got -1" train "${SPIRAL[@]}" --lr -1
+    expect_usage_error "--lr" train "${SPIRAL[@]}" --lr fast
+    err_has "fast"
+    expect_usage_error "--lr" train "${SPIRAL[@]}" --lr=-0.5
+    ;;
+
+  bad_batch)
+    expect_usage_error "--batch must be positive" train "${SPIRAL[@]}" --batch 0
+    expect_usage_error "--batch" train "${SPIRAL[@]}" --batch -4
+    ;;
+
+  bad_optimizer)
+    expect_usage_error "--optimizer must be one of" train "${SPIRAL[@]}" --optimizer foo
+    err_has "got foo"
+    ;;
+
+  bad_hidden)
+    expect_usage_error "--hidden" train "${SPIRAL[@]}" --hidden 0
+    expect_usage_error "--hidden" train "${SPIRAL[@]}" --model mlp --hidden 16,0
+    ;;
+
+  bad_other_values)
+    expect_usage_error "--model" train "${SPIRAL[@]}" --model cnn
+    expect_usage_error "--loss" train "${SPIRAL[@]}" --loss hinge
+    expect_usage_error "--weight-decay" train "${SPIRAL[@]}" --weight-decay -1
+    expect_usage_error "--epochs" train "${SPIRAL[@]}" --epochs 0
+    expect_usage_error "--threads" train "${SPIRAL[@]}" --threads 0
+    expect_usage_error "--center" train "${SPIRAL[@]}" --center maybe
+    expect_usage_error "--data: unknown data set 'imagenet'" train --data imagenet --data-dir "$T"
+    expect_usage_error "--val-size" train "${SPIRAL[@]}" --val-size 900
+    ;;
+
+  missing_data_dir)
+    for c in train search knn gradcheck; do
+      expect_usage_error "/nonexistent" "$c" --data-dir /nonexistent
+      out_lacks "epoch"
+    done
+    expect_usage_error "--data mnist needs --data-dir" train --data mnist
+    ;;
+
+  unwritable_outputs)
+    expect_usage_error "--save" train "${SPIRAL[@]}" --epochs 1 --save /nonexistent/dir/x.ckpt
+    err_has "/nonexistent/dir"
+    out_lacks "epoch"
+    [ ! -e /nonexistent/dir/x.ckpt ] || fail "a checkpoint was written"
+    expect_usage_error "--save" train "${SPIRAL[@]}" --epochs 1 --save "$T/missing/x.ckpt"
+    expect_usage_error "--metrics" train "${SPIRAL[@]}" --epochs 1 --metrics "$T/missing/m.jsonl"
+    expect_usage_error "--export" train "${SPIRAL[@]}" --epochs 1 --export "$T/missing"
+    expect_usage_error "--resume" train "${SPIRAL[@]}" --resume "$T/missing.ckpt"
+    [ -z "$(ls -A "$T" | grep -v -e '^out$' -e '^err$')" ] || fail "files were written: $(ls -A "$T")"
+    ;;
+
+  train_spiral)
+    run train "${SPIRAL[@]}" --epochs 3 --val-size 100 --seed 1
+    expect_rc 0
+    [ ! -s "$T/err" ] || fail "stderr is not empty off a terminal"
+    out_has "slope train: spiral (800 train / 100 val / 300 test)"
+    [ "$(grep -c '^epoch ' "$T/out")" -eq 3 ] || fail "expected 3 epoch lines"
+    out_has "epoch   3/3"
+    out_has "test accuracy"
+    JSON_KEYS="test_accuracy val_accuracy train_accuracy data_loss reg_loss seconds settings" \
+      json_last 'd["command"] == "train" and d["dataset"] == "spiral" and 0 <= d["test_accuracy"] <= 1
+                 and 0 <= d["val_accuracy"] <= 1 and d["epochs"] == 3 and d["steps"] == 3 * 7
+                 and d["test_loss"] > 0 and d["seconds"] >= 0 and d["settings"]["epochs"] == 3
+                 and d["settings"]["val_size"] == 100 and d["settings"]["optimizer"] == "adamw"
+                 and d["settings"]["seed"] == 1'
+    ;;
+
+  train_spiral_learns)
+    run train "${SPIRAL[@]}" --epochs 20 --lr 0.01 --batch 32 --hidden 100 --warmup-epochs 0 --threads 1
+    expect_rc 0
+    JSON_KEYS="test_accuracy" json_last 'd["test_accuracy"] >= 0.9 and d["val_accuracy"] >= 0.9'
+    run train "${SPIRAL[@]}" --model linear --epochs 20 --lr 0.01 --batch 32 --warmup-epochs 0
+    expect_rc 0
+    JSON_KEYS="test_accuracy" json_last 'd["test_accuracy"] <= 0.65 and d["settings"]["model"] == "linear"'
+    ;;
+
+  metrics)
+    run train "${SPIRAL[@]}" --epochs 3 --metrics "$T/m.jsonl"
+    expect_rc 0
+    [ -f "$T/m.jsonl" ] || fail "no metrics file"
+    [ "$(wc -l <"$T/m.jsonl")" -eq 3 ] || fail "expected 3 metrics lines, got $(wc -l <"$T/m.jsonl")"
+    if [ -n "$PY" ]; then
+      "$PY" - "$T/m.jsonl" <<'EOF' || fail "metrics lines are not the expected JSON: $(cat "$T/m.jsonl")"
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+for i, line in enumerate(lines, 1):
+    d = json.loads(line)
+    assert d["epoch"] == i, d
+    for k in ("data_loss", "reg_loss", "train_accuracy", "val_accuracy", "val_loss", "lr",
+              "seconds", "examples_per_second"):
+        assert isinstance(d[k], (int, float)), (k, d)
+    assert 0 <= d["val_accuracy"] <= 1
+EOF
+    else
+      for i in 1 2 3; do
+        sed -n "${i}p" "$T/m.jsonl" | grep -qE "^\{\"epoch\": $i, .*\"val_accuracy\": [0-9.e+-]+.*\}$" ||
+          fail "metrics line $i: $(sed -n "${i}p" "$T/m.jsonl")"
+      done
+    fi
+    ;;
+
+  save_eval_resume)
+    common=("${SPIRAL[@]}" --hidden 64 --schedule constant --warmup-epochs 0 --seed 3)
+    mkdir "$T/straight" "$T/resumed"
+    run train "${common[@]}" --epochs 4 --export "$T/straight"
+    expect_rc 0
+    straight_json=$(tail -n 1 "$T/out")
+
+    run train "${common[@]}" --epochs 2 --save "$T/run.ckpt"
+    expect_rc 0
+    [ -f "$T/run.ckpt" ] || fail "no checkpoint written"
+    half_json=$(tail -n 1 "$T/out")
+    ls "$T" | grep -v -e '^run.ckpt$' -e '^out$' -e '^err$' -e '^straight$' -e '^resumed$' &&
+      fail "a temporary file was left next to the checkpoint"
+
+    run eval "${SPIRAL[@]}" --checkpoint "$T/run.ckpt"
+    expect_rc 0
+    out_has "test accuracy"
+    JSON_KEYS="accuracy loss" json_last 'd["command"] == "eval" and d["split"] == "test" and 0 <= d["accuracy"] <= 1'
+    if [ -n "$PY" ]; then
+      # The checkpoint is the model that train tested: the same test accuracy.
+      "$PY" -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); sys.exit(a["test_accuracy"] != b["accuracy"])' \
+        "$half_json" "$(tail -n 1 "$T/out")" || fail "eval accuracy differs from train's test accuracy"
+    fi
+    run eval "${SPIRAL[@]}" --checkpoint "$T/run.ckpt" --split val
+    expect_rc 0
+    json_last 'd["split"] == "val"'
+    if [ -n "$PY" ]; then
+      "$PY" -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); sys.exit(a["val_accuracy"] != b["accuracy"])' \
+        "$half_json" "$(tail -n 1 "$T/out")" || fail "eval --split val differs from train's validation accuracy"
+    fi
+
+    run train "${SPIRAL[@]}" --resume "$T/run.ckpt" --epochs 4 --export "$T/resumed"
+    expect_rc 0
+    out_has "resumed from $T/run.ckpt after epoch 2"
+    [ "$(grep -c '^epoch ' "$T/out")" -eq 2 ] || fail "expected 2 more epochs"
+    out_has "epoch   3/4"
+    json_last 'd["epochs"] == 4 and d["settings"]["hidden"] == 64'
+    if [ -n "$PY" ]; then
+      "$PY" -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); sys.exit(not (a["steps"] == b["steps"] and a["test_accuracy"] == b["test_accuracy"]))' \
+        "$straight_json" "$(tail -n 1 "$T/out")" || fail "resumed run's steps or accuracy differ from the straight run"
+    fi
+    for f in W1 b1 W2 b2; do
+      cmp -s "$T/straight/$f.npy" "$T/resumed/$f.npy" || fail "$f.npy differs between the straight and the resumed run"
+    done
+    ;;
+
+  resume_finished)  # resuming a complete run trains nothing and says so honestly
+    run train "${SPIRAL[@]}" --epochs 2 --save "$T/done.ckpt"
+    expect_rc 0
+    first_json=$(tail -n 1 "$T/out")
+    run train "${SPIRAL[@]}" --resume "$T/done.ckpt"
+    expect_rc 0
+    [ "$(grep -c '^epoch ' "$T/out")" -eq 0 ] || fail "a finished run trained again"
+    json_last 'd["epochs"] == 2 and d["train_accuracy"] is None and d["data_loss"] is None'
+    if [ -n "$PY" ]; then
+      "$PY" -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); sys.exit(not (a["val_accuracy"] == b["val_accuracy"] and a["test_accuracy"] == b["test_accuracy"]))' \
+        "$first_json" "$(tail -n 1 "$T/out")" || fail "the resumed summary's accuracies differ from the finished run's"
+    fi
+    run train "${SPIRAL[@]}" --epochs 1 --val-size 0 --save "$T/noval.ckpt"
+    expect_rc 0
+    json_last 'd["val_accuracy"] is None'
+    expect_usage_error "no validation split" eval "${SPIRAL[@]}" --checkpoint "$T/noval.ckpt" --split val
+    run eval "${SPIRAL[@]}" --checkpoint "$T/noval.ckpt" --split train
+    expect_rc 0
+    ;;
+
+  eval_errors)
+    expect_usage_error "--checkpoint is required" eval "${SPIRAL[@]}"
+    expect_usage_error "--checkpoint: '$T/none.ckpt' does not exist" eval "${SPIRAL[@]}" --checkpoint "$T/none.ckpt"
+    echo "not a checkpoint" >"$T/junk.ckpt"
+    expect_usage_error "--split" eval "${SPIRAL[@]}" --checkpoint "$T/junk.ckpt" --split everything
+    run eval "${SPIRAL[@]}" --checkpoint "$T/junk.ckpt"
+    expect_rc 1
+    err_has "$T/junk.ckpt"
+    ;;
+
+  export)
+    run train "${SPIRAL[@]}" --epochs 1 --model mlp --hidden 8,4 --export "$T"
+    expect_rc 0
+    for f in W1 b1 W2 b2 W3 b3; do is_npy "$T/$f.npy"; done
+    if [ -n "$PY" ] && "$PY" -c 'import numpy' 2>/dev/null; then
+      "$PY" - "$T" <<'EOF' || fail "numpy.load does not read the exported weights"
+import sys, numpy as np
+d = sys.argv[1]
+shapes = {"W1": (2, 8), "b1": (8,), "W2": (8, 4), "b2": (4,), "W3": (4, 3), "b3": (3,)}
+for name, shape in shapes.items():
+    a = np.load(f"{d}/{name}.npy")
+    assert a.shape == shape and a.dtype == np.float32, (name, a.shape, a.dtype)
+    assert np.isfinite(a).all()
+EOF
+    fi
+    ;;
+
+  gradcheck)
+    run gradcheck "${SPIRAL[@]}"
+    expect_rc 0
+    out_has "gradcheck ok"
+    out_has "W1"
+    json_last 'd["command"] == "gradcheck" and d["ok"] is True and d["checked"] > 0'
+    run gradcheck "${SPIRAL[@]}" --model mlp --hidden 8,6 --loss svm --lambda 0.01 --entries 0
+    expect_rc 0
+    out_has "gradcheck ok"
+    out_has "W3"
+    ;;
+
+  knn)
+    run knn "${SPIRAL[@]}" --train-size 400 --val-size 100 --test-size 100
+    expect_rc 0
+    out_has "slope knn: 400 training points, 100 validation, 100 test"
+    out_has "chosen on validation"
+    JSON_KEYS="distance k val_accuracy test_accuracy" \
+      json_last 'd["command"] == "knn" and d["k"] in (1, 3, 5, 10, 20) and d["test_accuracy"] >= 0.8'
+    expect_usage_error "--k" knn "${SPIRAL[@]}" --k 0
+    expect_usage_error "--k: 500 exceeds --train-size 400" knn "${SPIRAL[@]}" --train-size 400 --val-size 100 --k 1,500
+    expect_usage_error "--train-size" knn "${SPIRAL[@]}" --train-size 5000
+    expect_usage_error "--distance" knn "${SPIRAL[@]}" --distance l3
+    ;;
+
+  search)
+    run search "${SPIRAL[@]}" --trials 2 --epochs 2
+    expect_rc 0
+    out_has "best:"
+    [ "$(grep -cE '^ +[12] +[0-9.]+e[-+][0-9]+ ' "$T/out")" -eq 2 ] || fail "expected a table of 2 trials"
+    JSON_KEYS="best_lr best_lambda best_val_accuracy" \
+      json_last 'd["command"] == "search" and d["trials"] == 2 and 1e-4 <= d["best_lr"] <= 1e-2'
+    run search "${SPIRAL[@]}" --search grid --points 2 --epochs 1 --lr-range 1e-3,1e-2
+    expect_rc 0
+    out_has "best:"
+    json_last 'd["trials"] == 4'
+    expect_usage_error "--search" search "${SPIRAL[@]}" --search exhaustive
+    expect_usage_error "--lr-range" search "${SPIRAL[@]}" --lr-range 1,0.1
+    expect_usage_error "--trials" search "${SPIRAL[@]}" --trials 0
+    ;;
+
+  diverging)
+    run train "${SPIRAL[@]}" --optimizer sgd --lr 1e10 --schedule constant --warmup-epochs 0 --epochs 20
+    expect_rc 1
+    err_has "error: step "
+    err_has "learning rate"
+    out_lacks "test_accuracy"
+    ;;
+
+  *)
+    echo "unknown case '$CASE'"
+    exit 1
+    ;;
+esac
+echo "ok [$CASE${ARG:+ $ARG}]"
+exit 0
