@@ -56,6 +56,17 @@ TensorT<T> MLP<T>::operator()(const TensorT<T>& x) const {
 }
 
 template <class T>
+TensorT<T> MLP<T>::operator()(const TensorT<T>& x, double p, Rng& rng) const {
+  if (p == 0.0) return (*this)(x);
+  TensorT<T> h = x;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    h = layers_[i](h);
+    if (i + 1 < layers_.size()) h = dropout(relu(h), p, rng);
+  }
+  return h;
+}
+
+template <class T>
 std::vector<TensorT<T>> MLP<T>::parameters() const {
   std::vector<TensorT<T>> p;
   for (const auto& l : layers_) {

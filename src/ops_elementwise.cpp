@@ -140,9 +140,12 @@ TensorT<T> relu(const TensorT<T>& x) {
 
 template <class T>
 TensorT<T> abs(const TensorT<T>& x) {
-  xt::xarray<T> r = xt::abs(x.value());
+  xt::xarray<T> r = xt::xarray<T>::from_shape(x.value().shape());
+  for (std::size_t i = 0; i < r.size(); ++i) r.data()[i] = std::abs(x.data()[i]);
   return make_result<T>("abs", std::move(r), {&x}, [](Node<T>& out) {
-    accumulate_grad(in(out, 0), xt::xarray<T>(out.grad * xt::sign(in(out, 0).value)));
+    // d|x| = sign(x) g, with sign(0) = 0.
+    accumulate_grad(in(out, 0), zip(out.grad, in(out, 0).value, detail::shape_of(out.grad),
+                                    [](T g, T v) { return v > T(0) ? g : (v < T(0) ? -g : T(0)); }));
   });
 }
 
@@ -158,7 +161,14 @@ TensorT<T> pow(const TensorT<T>& x, Scalar<T> p) {
 
 template <class T>
 TensorT<T> square(const TensorT<T>& x) {
-  return pow(x, T(2));
+  // A primitive rather than pow(x, 2): regularizers call it on every weight
+  // every step, and x * x is far cheaper than std::pow.
+  xt::xarray<T> r = zip(x.value(), x.value(), x.shape(), [](T a, T b) { return a * b; });
+  return make_result<T>("square", std::move(r), {&x}, [](Node<T>& out) {
+    // d x^2 = 2 x g
+    accumulate_grad(in(out, 0), zip(out.grad, in(out, 0).value, detail::shape_of(out.grad),
+                                    [](T g, T v) { return T(2) * v * g; }));
+  });
 }
 
 template <class T>
@@ -182,6 +192,21 @@ TensorT<T> mul_scalar(const TensorT<T>& x, Scalar<T> s) {
   });
 }
 
+template <class T>
+TensorT<T> dropout(const TensorT<T>& x, double p, Rng& rng) {
+  if (!(p >= 0.0 && p < 1.0))
+    throw ValueError(fmt::format("dropout: p must be in [0, 1): got {}", p));
+  // mask = keep / (1 - p), kept for backward: d(x * mask) = g * mask.
+  xt::xarray<T> mask = xt::xarray<T>::from_shape(x.value().shape());
+  const T keep = static_cast<T>(1.0 / (1.0 - p));
+  for (auto& m : mask) m = rng.uniform() < p ? T(0) : keep;
+  xt::xarray<T> r = zip(x.value(), mask, x.shape(), [](T a, T b) { return a * b; });
+  return make_result<T>("dropout", std::move(r), {&x}, [mask = std::move(mask)](Node<T>& out) {
+    accumulate_grad(in(out, 0), zip(out.grad, mask, detail::shape_of(out.grad),
+                                    [](T a, T b) { return a * b; }));
+  });
+}
+
 #define SLOPE_INSTANTIATE(T)                                                           \
   template TensorT<T> add<T>(const TensorT<T>&, const TensorT<T>&);                    \
   template TensorT<T> mul<T>(const TensorT<T>&, const TensorT<T>&);                    \
@@ -196,7 +221,8 @@ TensorT<T> mul_scalar(const TensorT<T>& x, Scalar<T> s) {
   template TensorT<T> square<T>(const TensorT<T>&);                                    \
   template TensorT<T> sqrt<T>(const TensorT<T>&);                                      \
   template TensorT<T> add_scalar<T>(const TensorT<T>&, Scalar<T>);                     \
-  template TensorT<T> mul_scalar<T>(const TensorT<T>&, Scalar<T>);
+  template TensorT<T> mul_scalar<T>(const TensorT<T>&, Scalar<T>);                     \
+  template TensorT<T> dropout<T>(const TensorT<T>&, double, Rng&);
 SLOPE_FOR_EACH_DTYPE(SLOPE_INSTANTIATE)
 
 }  // namespace slope

@@ -48,7 +48,11 @@ template <class T = float>
 class MLP {
  public:
   MLP(const std::vector<std::size_t>& sizes, Rng& rng, Init init = Init::he());
+  /// Scores for a batch (evaluation, or training without dropout).
   TensorT<T> operator()(const TensorT<T>& x) const;
+  /// Training forward pass with inverted dropout of probability p after every
+  /// hidden ReLU, masks drawn from `rng`. p = 0 is the plain forward pass.
+  TensorT<T> operator()(const TensorT<T>& x, double p, Rng& rng) const;
 
   /// Every trainable tensor: W1, b1, W2, b2, ...
   std::vector<TensorT<T>> parameters() const;

@@ -35,7 +35,7 @@ template <class T> TensorT<T> relu(const TensorT<T>& x);
 template <class T> TensorT<T> abs(const TensorT<T>& x);
 /// x^p for a constant p.
 template <class T> TensorT<T> pow(const TensorT<T>& x, Scalar<T> p);
-template <class T> TensorT<T> square(const TensorT<T>& x);  // pow(x, 2)
+template <class T> TensorT<T> square(const TensorT<T>& x);  // x * x
 template <class T> TensorT<T> sqrt(const TensorT<T>& x);    // pow(x, 0.5)
 template <class T> TensorT<T> add_scalar(const TensorT<T>& x, Scalar<T> s);
 template <class T> TensorT<T> mul_scalar(const TensorT<T>& x, Scalar<T> s);
@@ -58,6 +58,11 @@ template <class T> TensorT<T> mean(const TensorT<T>& x);
 template <class T> TensorT<T> mean(const TensorT<T>& x, int axis, bool keepdims = false);
 /// Maximum along `axis`; the gradient goes to the first maximal entry.
 template <class T> TensorT<T> max(const TensorT<T>& x, int axis, bool keepdims = false);
+
+/// Inverted dropout: each entry is zeroed with probability p and the rest are
+/// scaled by 1 / (1 - p), so the expected value is unchanged and evaluation
+/// needs no rescaling. The mask is drawn from `rng`; p in [0, 1).
+template <class T> TensorT<T> dropout(const TensorT<T>& x, double p, Rng& rng);
 
 // ---- along the last axis ------------------------------------------------------------
 /// exp(x - max) / sum(exp(x - max)), row by row.
