@@ -33,6 +33,20 @@ xt::xarray<T> gemm_new(bool ta, bool tb, std::size_t m, std::size_t n, std::size
   return c;
 }
 
+// Adds op(A) op(B), an (m, n) product, to node's gradient: straight into the
+// existing buffer with gemm's beta = 1 when there is one (the common case
+// after zero_grad), else through accumulate_grad.
+template <class T>
+void accumulate_product(Node<T>& node, bool ta, bool tb, std::size_t m, std::size_t n,
+                        std::size_t k, const xt::xarray<T>& a, const xt::xarray<T>& b) {
+  if (node.has_grad && !anomaly_enabled() && node.grad.size() == m * n && m && n && k) {
+    detail::gemm(ta, tb, int(m), int(n), int(k), T(1), a.data(), int(a.shape()[1]), b.data(),
+                 int(b.shape()[1]), T(1), node.grad.data(), int(n));
+    return;
+  }
+  accumulate_grad(node, gemm_new<T>(ta, tb, m, n, k, a, b));
+}
+
 }  // namespace
 
 template <class T>
@@ -54,10 +68,8 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) {
     const std::size_t m = A.value.shape()[0], k = A.value.shape()[1], n = B.value.shape()[1];
     // dA = dC B^T  (m, k);  dB = A^T dC  (k, n). Only for inputs that need it:
     // the input batch never gets a dX.
-    if (A.requires_grad)
-      accumulate_grad(in(out, 0), gemm_new<T>(false, true, m, k, n, out.grad, B.value));
-    if (B.requires_grad)
-      accumulate_grad(in(out, 1), gemm_new<T>(true, false, k, n, m, A.value, out.grad));
+    if (A.requires_grad) accumulate_product(in(out, 0), false, true, m, k, n, out.grad, B.value);
+    if (B.requires_grad) accumulate_product(in(out, 1), true, false, k, n, m, A.value, out.grad);
   });
 }
 

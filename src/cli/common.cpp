@@ -1,6 +1,8 @@
 #include "common.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 #include <filesystem>
 #include <map>
 
@@ -57,7 +59,7 @@ std::vector<OptionSpec> config_options() {
   std::vector<OptionSpec> specs{
       {"data", "NAME", "fashion-mnist, mnist, cifar10 or spiral", "fashion-mnist"},
       {"data-dir", "DIR", "directory of the data files", data::kFashionMnistDir},
-      {"threads", "N", "BLAS threads", "1"},
+      {"threads", "N", "BLAS threads", "all cores"},
   };
   const train::Config defaults;
   for (const auto& key : train::Config::keys()) {
@@ -86,7 +88,8 @@ train::Config config_from(const Args& args) {
 }
 
 void apply_threads(const Args& args) {
-  set_num_threads(static_cast<int>(args.integer("threads", 1, 1)));
+  const long cores = std::max(1u, std::thread::hardware_concurrency());
+  set_num_threads(static_cast<int>(args.integer("threads", cores, 1)));
 }
 
 data::Dataset load_data(const Args& args, std::string_view split) {

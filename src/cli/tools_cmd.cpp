@@ -125,7 +125,7 @@ int knn_command(int argc, char** argv) {
   std::vector<OptionSpec> specs{
       {"data", "NAME", "fashion-mnist, mnist, cifar10 or spiral", "fashion-mnist"},
       {"data-dir", "DIR", "directory of the data files", data::kFashionMnistDir},
-      {"threads", "N", "BLAS threads", "1"},
+      {"threads", "N", "BLAS threads", "all cores"},
       {"k", "LIST", "values of k tried on the validation set", "1,3,5,10,20"},
       {"distance", "NAME", "l1, l2 or both", "both"},
       {"train-size", "N", "training points memorised (a random subset)", "5000"},

@@ -131,7 +131,7 @@ int eval_command(int argc, char** argv) {
       {"split", "NAME", "test, val or train", "test"},
       {"data", "NAME", "the data set the checkpoint was trained on", "fashion-mnist"},
       {"data-dir", "DIR", "directory of the data files", data::kFashionMnistDir},
-      {"threads", "N", "BLAS threads", "1"},
+      {"threads", "N", "BLAS threads", "all cores"},
       {"export", "DIR", "also write the weights as .npy files into DIR", ""},
   };
   Args args(argc, argv, 2, specs, "eval");

@@ -170,7 +170,7 @@ case "$CASE" in
     ;;
 
   train_spiral)
-    run train "${SPIRAL[@]}" --epochs 3 --val-size 100 --seed 1
+    run train "${SPIRAL[@]}" --epochs 3 --val-size 100 --seed 1 --batch 128
     expect_rc 0
     [ ! -s "$T/err" ] || fail "stderr is not empty off a terminal"
     out_has "slope train: spiral (800 train / 100 val / 300 test)"
