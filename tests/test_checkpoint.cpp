@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+
+#include "test_support.hpp"
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -12,45 +14,9 @@
 
 namespace fs = std::filesystem;
 using namespace slope;
-using Bytes = std::vector<std::uint8_t>;
+using namespace slope::testing;
 
 namespace {
-
-// A fresh directory per test case, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() / ("slope_test_checkpoint_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path operator/(const std::string& name) const { return path / name; }
-};
-
-Bytes slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(f), {});
-}
-void spit(const fs::path& p, const Bytes& b) {
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
-
-// Expects an IoError whose message names the file and contains `phrase`.
-template <class F>
-void require_io_error(F&& f, const fs::path& file, const std::string& phrase) {
-  try {
-    f();
-    FAIL("no IoError; expected one mentioning '" << phrase << "'");
-  } catch (const IoError& e) {
-    std::string m = e.what();
-    INFO(m);
-    CHECK(m.find(file.string()) != std::string::npos);
-    CHECK(m.find(phrase) != std::string::npos);
-  }
-}
 
 io::Checkpoint sample_checkpoint() {
   io::Checkpoint ck;
@@ -74,7 +40,7 @@ io::Checkpoint sample_checkpoint() {
 }  // namespace
 
 TEST_CASE("a checkpoint round-trips arrays of every dtype and its metadata") {
-  TempDir dir;
+  TempDir dir{"checkpoint"};
   io::Checkpoint ck = sample_checkpoint();
   ck.save(dir / "a.ckpt");
   io::Checkpoint back = io::Checkpoint::load(dir / "a.ckpt");
@@ -129,7 +95,7 @@ TEST_CASE("flipping any payload byte of a checkpoint gives a checksum error") {
     require_io_error([&] { io::Checkpoint::deserialize(bad, "mem.ckpt"); }, "mem.ckpt",
                      "checksum mismatch");
   }
-  TempDir dir;
+  TempDir dir{"checkpoint"};
   Bytes bad = good;
   bad.back() ^= 0x80;
   spit(dir / "c.ckpt", bad);
@@ -137,7 +103,7 @@ TEST_CASE("flipping any payload byte of a checkpoint gives a checksum error") {
 }
 
 TEST_CASE("damaged checkpoint headers and sizes are named in the error") {
-  TempDir dir;
+  TempDir dir{"checkpoint"};
   Bytes good = sample_checkpoint().serialize();
   fs::path p = dir / "c.ckpt";
   auto with = [&](std::size_t at, std::uint8_t v) {
@@ -177,7 +143,7 @@ TEST_CASE("every truncation of a checkpoint is rejected") {
     CHECK_THROWS_AS(io::Checkpoint::deserialize(std::span(good).first(n), "mem"), IoError);
   }
   // Through a file for the lengths around the header, which load() checks before reading on.
-  TempDir dir;
+  TempDir dir{"checkpoint"};
   fs::path p = dir / "c.ckpt";
   for (std::size_t n = 0; n < 40; ++n) {
     spit(p, Bytes(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n)));
@@ -224,7 +190,7 @@ Bytes arrays_payload(std::vector<Bytes> entries) {
 }  // namespace
 
 TEST_CASE("structurally malformed checkpoint payloads are rejected even with a valid checksum") {
-  TempDir dir;
+  TempDir dir{"checkpoint"};
   fs::path p = dir / "c.ckpt";
   Bytes ok = entry("a", 1, {2}, {7, 8});
   Bytes many_meta;
@@ -270,7 +236,7 @@ TEST_CASE("structurally malformed checkpoint payloads are rejected even with a v
 }
 
 TEST_CASE("saving a checkpoint over an old one keeps exactly one complete file") {
-  TempDir dir;
+  TempDir dir{"checkpoint"};
   io::Checkpoint a = sample_checkpoint();
   a.save(dir / "c.ckpt");
   io::Checkpoint b;

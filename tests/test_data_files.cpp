@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+
+#include "test_support.hpp"
 #include <fstream>
 #include <iterator>
 
@@ -10,40 +12,10 @@
 
 namespace fs = std::filesystem;
 using namespace slope;
-using Bytes = std::vector<std::uint8_t>;
+using namespace slope::testing;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() /
-           ("slope_test_data_files_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path operator/(const std::string& name) const { return path / name; }
-};
-
-void spit(const fs::path& p, const Bytes& b) {
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
-
-template <class F>
-void require_io_error(F&& f, const fs::path& file, const std::string& phrase) {
-  try {
-    f();
-    FAIL("no IoError; expected one mentioning '" << phrase << "'");
-  } catch (const IoError& e) {
-    std::string m = e.what();
-    INFO(m);
-    CHECK(m.find(file.string()) != std::string::npos);
-    CHECK(m.find(phrase) != std::string::npos);
-  }
-}
 
 void be32(Bytes& b, std::uint32_t v) {
   for (int i = 3; i >= 0; --i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
@@ -71,7 +43,7 @@ Bytes good_labels() { return idx(0x08, {kN}, {0, 1, 2, 3, 9}); }
 }  // namespace
 
 TEST_CASE("raw and gzipped IDX files read to the same images and labels") {
-  TempDir dir;
+  TempDir dir{"data_files"};
   spit(dir / "img", good_images());
   spit(dir / "img.gz", io::gzip(good_images()));
   spit(dir / "lab", good_labels());
@@ -89,7 +61,7 @@ TEST_CASE("raw and gzipped IDX files read to the same images and labels") {
 }
 
 TEST_CASE("load_idx_split finds train and t10k files, gzipped or not") {
-  TempDir dir;
+  TempDir dir{"data_files"};
   spit(dir / "train-images-idx3-ubyte.gz", io::gzip(good_images()));
   spit(dir / "train-labels-idx1-ubyte.gz", io::gzip(good_labels()));
   spit(dir / "t10k-images-idx3-ubyte", good_images());
@@ -112,7 +84,7 @@ TEST_CASE("load_idx_split finds train and t10k files, gzipped or not") {
 }
 
 TEST_CASE("load_idx names both files when image and label counts differ") {
-  TempDir dir;
+  TempDir dir{"data_files"};
   spit(dir / "img", good_images());
   spit(dir / "lab", idx(0x08, {4}, {0, 1, 2, 3}));
   try {
@@ -126,7 +98,7 @@ TEST_CASE("load_idx names both files when image and label counts differ") {
 }
 
 TEST_CASE("corrupt IDX files give an IoError naming the file and the defect, raw and gzipped") {
-  TempDir dir;
+  TempDir dir{"data_files"};
   const Bytes images = good_images();
   Bytes bad_magic = good_images();
   bad_magic[0] = 0x12;
@@ -177,7 +149,7 @@ TEST_CASE("corrupt IDX files give an IoError naming the file and the defect, raw
 }
 
 TEST_CASE("gzip-level defects are caught: bad deflate data, bad CRC, cut streams, trailing bytes") {
-  TempDir dir;
+  TempDir dir{"data_files"};
   fs::path p = dir / "f.gz";
   Bytes gz = io::gzip(good_images());
   SECTION("damaged deflate data") {
@@ -218,7 +190,7 @@ TEST_CASE("gzip-level defects are caught: bad deflate data, bad CRC, cut streams
 }
 
 TEST_CASE("every truncation of a small IDX file is rejected, raw and gzipped") {
-  TempDir dir;
+  TempDir dir{"data_files"};
   for (bool labels : {false, true}) {
     Bytes full = labels ? good_labels() : good_images();
     for (bool gz : {false, true}) {
@@ -251,7 +223,7 @@ Bytes cifar_records(std::size_t n, std::size_t first = 0) {
 }  // namespace
 
 TEST_CASE("a CIFAR-10 batch reads to 32 x 32 x 3 images, channel-major, with labels") {
-  TempDir dir;
+  TempDir dir{"data_files"};
   spit(dir / "b.bin", cifar_records(3));
   data::Dataset d = data::read_cifar10_batch(dir / "b.bin");
   CHECK(d.size() == 3);
@@ -263,7 +235,7 @@ TEST_CASE("a CIFAR-10 batch reads to 32 x 32 x 3 images, channel-major, with lab
 }
 
 TEST_CASE("cifar10 concatenates the five training batches and reads the test batch") {
-  TempDir dir;
+  TempDir dir{"data_files"};
   for (int i = 1; i <= 5; ++i)
     spit(dir / ("data_batch_" + std::to_string(i) + ".bin"), cifar_records(2, 2 * (i - 1)));
   spit(dir / "test_batch.bin", cifar_records(1));
@@ -279,7 +251,7 @@ TEST_CASE("cifar10 concatenates the five training batches and reads the test bat
 }
 
 TEST_CASE("corrupt CIFAR-10 batches are rejected with the file and the defect named") {
-  TempDir dir;
+  TempDir dir{"data_files"};
   fs::path p = dir / "b.bin";
   Bytes bad_label = cifar_records(2);
   bad_label[3073] = 10;

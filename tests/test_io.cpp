@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+
+#include "test_support.hpp"
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -12,45 +14,9 @@
 
 namespace fs = std::filesystem;
 using namespace slope;
-using Bytes = std::vector<std::uint8_t>;
+using namespace slope::testing;
 
 namespace {
-
-// A fresh directory per test case, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() / ("slope_test_io_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path operator/(const std::string& name) const { return path / name; }
-};
-
-Bytes slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(f), {});
-}
-void spit(const fs::path& p, const Bytes& b) {
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
-
-// Expects an IoError whose message names the file and contains `phrase`.
-template <class F>
-void require_io_error(F&& f, const fs::path& file, const std::string& phrase) {
-  try {
-    f();
-    FAIL("no IoError; expected one mentioning '" << phrase << "'");
-  } catch (const IoError& e) {
-    std::string m = e.what();
-    INFO(m);
-    CHECK(m.find(file.string()) != std::string::npos);
-    CHECK(m.find(phrase) != std::string::npos);
-  }
-}
 
 // A .npy file with the given header dict text and data bytes, version 1.0.
 Bytes npy_bytes(const std::string& dict, const Bytes& data, std::uint8_t major = 1) {
@@ -82,7 +48,7 @@ TEST_CASE("gzip output starts with the gzip magic and is smaller for repetitive 
 }
 
 TEST_CASE("read_file refuses a file over its cap before reading it") {
-  TempDir dir;
+  TempDir dir{"io"};
   spit(dir / "big", Bytes(100, 1));
   CHECK(io::read_file(dir / "big", 100).size() == 100);
   require_io_error([&] { io::read_file(dir / "big", 99); }, dir / "big", "over the cap");
@@ -90,7 +56,7 @@ TEST_CASE("read_file refuses a file over its cap before reading it") {
 }
 
 TEST_CASE("write_file_atomic replaces the file and leaves no temporary files behind") {
-  TempDir dir;
+  TempDir dir{"io"};
   io::write_file_atomic(dir / "f", Bytes{1, 2, 3});
   io::write_file_atomic(dir / "f", Bytes{4, 5});
   CHECK(slurp(dir / "f") == Bytes{4, 5});
@@ -98,7 +64,7 @@ TEST_CASE("write_file_atomic replaces the file and leaves no temporary files beh
 }
 
 TEST_CASE("write_file_atomic fails cleanly when the target cannot be replaced") {
-  TempDir dir;
+  TempDir dir{"io"};
   fs::create_directories(dir / "occupied");
   fs::create_directories(dir / "occupied" / "inner");
   require_io_error([&] { io::write_file_atomic(dir / "occupied", Bytes{1}); }, dir / "occupied",
@@ -112,7 +78,7 @@ TEST_CASE("write_file_atomic fails cleanly when the target cannot be replaced") 
 // ---- .npy -----------------------------------------------------------------------
 
 TEST_CASE("npy files round-trip every dtype and shape") {
-  TempDir dir;
+  TempDir dir{"io"};
   std::vector<float> f = {1, 2, 3, 4, 5, 6};
   io::write_npy<float>(dir / "f.npy", f, {2, 3});
   std::vector<double> d = {3.5};
@@ -136,7 +102,7 @@ TEST_CASE("npy files round-trip every dtype and shape") {
 }
 
 TEST_CASE("npy headers use numpy's descr and tuple syntax and align data to 64 bytes") {
-  TempDir dir;
+  TempDir dir{"io"};
   std::vector<float> f = {1, 2, 3};
   io::write_npy<float>(dir / "v.npy", f, {3});
   Bytes b = slurp(dir / "v.npy");
@@ -155,7 +121,7 @@ TEST_CASE("npy headers use numpy's descr and tuple syntax and align data to 64 b
 }
 
 TEST_CASE("write_npy rejects a value count that does not match the shape") {
-  TempDir dir;
+  TempDir dir{"io"};
   std::vector<float> f = {1, 2, 3};
   CHECK_THROWS_AS(io::write_npy<float>(dir / "x.npy", f, {2, 2}), ValueError);
   CHECK_FALSE(fs::exists(dir / "x.npy"));
@@ -166,7 +132,7 @@ TEST_CASE("numpy.load reads what write_npy writes, when python3 with numpy is pr
     WARN("python3 with numpy not found; skipping the numpy.load check");
     return;
   }
-  TempDir dir;
+  TempDir dir{"io"};
   std::vector<float> f = {1.5f, 2, 3, 4, 5, 6};
   io::write_npy<float>(dir / "f.npy", f, {2, 3});
   std::string cmd = "/usr/bin/python3 -c \"import numpy; a = numpy.load('" + (dir / "f.npy").string() +
@@ -175,7 +141,7 @@ TEST_CASE("numpy.load reads what write_npy writes, when python3 with numpy is pr
 }
 
 TEST_CASE("read_npy accepts a hand-written header with other spacing and key order") {
-  TempDir dir;
+  TempDir dir{"io"};
   Bytes data = {1, 0, 0, 0, 2, 0, 0, 0};
   spit(dir / "a.npy", npy_bytes("{\"shape\":(2,),\"fortran_order\":False,\"descr\":\"<i4\"}\n", data));
   io::Array a = io::read_npy(dir / "a.npy");
@@ -183,7 +149,7 @@ TEST_CASE("read_npy accepts a hand-written header with other spacing and key ord
 }
 
 TEST_CASE("read_npy rejects each kind of malformed file with a message naming it") {
-  TempDir dir;
+  TempDir dir{"io"};
   const std::string good = "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }\n";
   const Bytes data = {1, 0, 0, 0, 2, 0, 0, 0};
   struct Case {
@@ -231,7 +197,7 @@ TEST_CASE("read_npy rejects each kind of malformed file with a message naming it
 }
 
 TEST_CASE("read_npy rejects every truncation of a valid file") {
-  TempDir dir;
+  TempDir dir{"io"};
   std::vector<double> v = {1, 2, 3};
   io::write_npy<double>(dir / "ok.npy", v, {3});
   Bytes full = slurp(dir / "ok.npy");

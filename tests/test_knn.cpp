@@ -2,6 +2,8 @@
 // form of L2, majority votes on a tiny hand-made set, and the errors.
 #include <catch2/catch.hpp>
 
+#include "test_support.hpp"
+
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -13,30 +15,14 @@
 #include "slope/runtime.hpp"
 
 using namespace slope;
+using namespace slope::testing;
 using Catch::Matchers::Contains;
 
 namespace {
 
-// One BLAS thread: these problems are tiny, and extra threads only spin
-// against each other (and the runs stay bitwise reproducible).
-const bool single_thread = (slope::set_num_threads(1), true);
+const bool single_thread = use_one_blas_thread();
 
-// Matches an exception whose what() satisfies a string matcher (Catch2 2.x
-// matches the exception object itself).
-template <class M>
-class WhatMatcher : public Catch::MatcherBase<std::exception> {
- public:
-  explicit WhatMatcher(M m) : m_(std::move(m)) {}
-  bool match(const std::exception& e) const override { return m_.match(e.what()); }
-  std::string describe() const override { return "what() " + m_.describe(); }
 
- private:
-  M m_;
-};
-template <class M>
-WhatMatcher<M> what(M m) {
-  return WhatMatcher<M>(std::move(m));
-}
 
 xt::xarray<float> random_points(std::size_t n, std::size_t d, Rng& rng, double scale = 1.0) {
   xt::xarray<float> a = xt::xarray<float>::from_shape({n, d});

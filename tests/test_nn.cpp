@@ -3,6 +3,8 @@
 // (initial loss ln(C), overfitting a tiny set, the spiral: linear vs two-layer).
 #include <catch2/catch.hpp>
 
+#include "test_support.hpp"
+
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -18,30 +20,14 @@
 #include "slope/tensor.hpp"
 
 using namespace slope;
+using namespace slope::testing;
 using Catch::Matchers::Contains;
 
 namespace {
 
-// One BLAS thread: these problems are tiny, and extra threads only spin
-// against each other (and the runs stay bitwise reproducible).
-const bool single_thread = (slope::set_num_threads(1), true);
+const bool single_thread = use_one_blas_thread();
 
-// Matches an exception whose what() satisfies a string matcher (Catch2 2.x
-// matches the exception object itself).
-template <class M>
-class WhatMatcher : public Catch::MatcherBase<std::exception> {
- public:
-  explicit WhatMatcher(M m) : m_(std::move(m)) {}
-  bool match(const std::exception& e) const override { return m_.match(e.what()); }
-  std::string describe() const override { return "what() " + m_.describe(); }
 
- private:
-  M m_;
-};
-template <class M>
-WhatMatcher<M> what(M m) {
-  return WhatMatcher<M>(std::move(m));
-}
 
 // (n, d) standard-normal inputs as a tensor that needs no gradient.
 template <class T>

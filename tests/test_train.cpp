@@ -3,6 +3,8 @@
 // end-to-end run on part of Fashion-MNIST, and NaN detection.
 #include <catch2/catch.hpp>
 
+#include "test_support.hpp"
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -20,47 +22,18 @@
 #include "slope/train.hpp"
 
 using namespace slope;
+using namespace slope::testing;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 namespace fs = std::filesystem;
 
 namespace {
 
-// One BLAS thread: these problems are tiny, and extra threads only spin
-// against each other (and the runs stay bitwise reproducible).
-const bool single_thread = (slope::set_num_threads(1), true);
+const bool single_thread = use_one_blas_thread();
 
-// Matches an exception whose what() satisfies a string matcher (Catch2 2.x
-// matches the exception object itself).
-template <class M>
-class WhatMatcher : public Catch::MatcherBase<std::exception> {
- public:
-  explicit WhatMatcher(M m) : m_(std::move(m)) {}
-  bool match(const std::exception& e) const override { return m_.match(e.what()); }
-  std::string describe() const override { return "what() " + m_.describe(); }
 
- private:
-  M m_;
-};
-template <class M>
-WhatMatcher<M> what(M m) {
-  return WhatMatcher<M>(std::move(m));
-}
 
 // A fresh directory under the system temp dir, removed at scope exit.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() /
-           ("slope-test-train-" + tag + "-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 const data::Dataset& spiral_train() {
   static const data::Dataset d = train::load_dataset("spiral", "", "train");
@@ -430,7 +403,7 @@ TEST_CASE("evaluate rejects data of another width", "[train][trainer]") {
 }
 
 TEST_CASE("A checkpoint round-trips the run: parameters, optimizer state, step and config", "[train][checkpoint]") {
-  TempDir dir("roundtrip");
+  TempDir dir("train_roundtrip");
   const fs::path path = dir.path / "run.ckpt";
   train::Trainer t(spiral_config(), spiral_train());
   t.run_epoch();
@@ -455,7 +428,7 @@ TEST_CASE("A checkpoint round-trips the run: parameters, optimizer state, step a
 }
 
 TEST_CASE("Resuming after 2 of 4 epochs ends bitwise identical to 4 epochs straight", "[train][checkpoint]") {
-  TempDir dir("resume");
+  TempDir dir("train_resume");
   const fs::path path = dir.path / "half.ckpt";
   const std::string optimizer = GENERATE(std::string("adamw"), std::string("nesterov"), std::string("rmsprop"));
   INFO("optimizer " << optimizer);
@@ -489,7 +462,7 @@ TEST_CASE("Resuming after 2 of 4 epochs ends bitwise identical to 4 epochs strai
 }
 
 TEST_CASE("Resume refuses another data set, a missing file and a file that is not a checkpoint", "[train][checkpoint]") {
-  TempDir dir("refuse");
+  TempDir dir("train_refuse");
   const fs::path path = dir.path / "run.ckpt";
   {
     train::Trainer t(spiral_config(), spiral_train());
