@@ -118,6 +118,12 @@ void check_writable(const std::string& option, const std::string& path) {
   namespace fs = std::filesystem;
   fs::path dir = fs::path(path).parent_path();
   if (dir.empty()) dir = ".";
+  // Refused here, before any work: otherwise the write fails only after the
+  // first epoch (exit 1) instead of as a usage error (exit 2).
+  if (fs::is_directory(path))
+    throw UsageError(fmt::format("--{}: '{}' is a directory", option, path));
+  if (fs::exists(dir) && !fs::is_directory(dir))
+    throw UsageError(fmt::format("--{}: '{}' is not a directory", option, dir.string()));
   if (!fs::is_directory(dir))
     throw UsageError(fmt::format("--{}: directory '{}' does not exist", option, dir.string()));
   if (::access(dir.c_str(), W_OK) != 0)

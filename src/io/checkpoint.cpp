@@ -248,7 +248,8 @@ void Checkpoint::save(const fs::path& path) const { write_file_atomic(path, seri
 Checkpoint Checkpoint::load(const fs::path& path) {
   const std::string origin = path.string();
   // Check the header against the file size before reading (and allocating) the payload.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO without a writer must be refused, not waited on forever.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw IoError(fmt::format("{}: cannot open: {}", origin, std::strerror(errno)));
   struct stat st {};
   std::uint8_t header[kHeaderBytes];

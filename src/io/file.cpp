@@ -78,7 +78,9 @@ void write_file_atomic(const fs::path& path, std::span<const std::uint8_t> bytes
 }
 
 std::vector<std::uint8_t> read_file(const fs::path& path, std::uint64_t max_bytes) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO without a writer would otherwise block forever
+  // before fstat could refuse it; on a regular file the flag changes nothing.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) fail_errno(path, "cannot open");
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

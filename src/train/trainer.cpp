@@ -47,6 +47,7 @@ EpochStats Trainer::run_epoch(const BatchCallback& on_batch) {
   const auto start = clock::now();
   const std::size_t d = train_.dim();
   const std::vector<Tensor> weights = model_->weights();
+  const std::vector<Tensor> params = model_->parameters();
   double data_sum = 0.0, reg_sum = 0.0;
   std::size_t seen = 0, hits = 0, batch_index = 0;
   std::vector<std::int32_t> labels;
@@ -82,10 +83,23 @@ EpochStats Trainer::run_epoch(const BatchCallback& on_batch) {
     }
     optimizer_->zero_grad();
     loss.backward();
-    if (config_.clip_norm > 0.0) optim::clip_grad_norm(model_->parameters(), config_.clip_norm);
+    if (config_.clip_norm > 0.0) optim::clip_grad_norm(params, config_.clip_norm);
     optimizer_->set_lr(schedule_(step_));
     optimizer_->step();
     ++step_;
+    // The update itself can overflow (a huge learning rate times a finite
+    // gradient) while the loss that preceded it was finite. Stop here, so that
+    // no later save() writes NaN or Inf weights over the last good checkpoint.
+    for (const auto& p : params) {
+      const float* v = p.data();
+      for (std::size_t i = 0; i < p.size(); ++i)
+        if (!std::isfinite(v[i]))
+          throw NumericError(fmt::format(
+              "step {}: the {} update left {} in {} (entry {}); the run is diverging: lower the "
+              "learning rate (it was {:.3g})",
+              step_, config_.optimizer, std::isnan(v[i]) ? "NaN" : "Inf", p.name(), i,
+              optimizer_->lr()));
+    }
 
     data_sum += data_part.item() * static_cast<double>(n);
     reg_sum += reg_part.item() * static_cast<double>(n);
