@@ -163,16 +163,24 @@ TEST_CASE("Newton's method converges quadratically with no learning rate", "[new
   // Quadratic convergence: e_{k+1} ~ C e_k^2, so the order
   //   p = log(e_{k+2} / e_{k+1}) / log(e_{k+1} / e_k)
   // is about 2 once close (the correct digits double); gradient descent gives 1.
+  // The Hessian comes from finite differences, so norms below ~1e-7 are noise
+  // (they can even grow again); only steps above that floor are judged.
+  constexpr double kNoise = 1e-7;
   const auto& e = r.gradient_norms;
-  int close = 0;
-  for (std::size_t k = 0; k + 2 < e.size(); ++k) {
-    if (e[k] > 5e-2 || e[k + 2] < 1e-9) continue;  // close, and above rounding noise
+  int close = 0, squared = 0;
+  for (std::size_t k = 0; k + 1 < e.size(); ++k) {
+    if (e[k] > 1e-1 || e[k + 1] < kNoise) continue;
+    INFO("step " << k << ": " << e[k] << " -> " << e[k + 1]);
+    CHECK(e[k + 1] <= 10.0 * e[k] * e[k]);  // the error is squared, up to a constant
+    ++squared;
+    if (k + 2 >= e.size() || e[k] > 5e-2 || e[k + 2] < kNoise) continue;
     const double p = std::log(e[k + 2] / e[k + 1]) / std::log(e[k + 1] / e[k]);
     INFO("order at iterate " << k << ": " << p);
     CHECK(p > 1.6);
     ++close;
   }
-  CHECK(close >= 2);
+  CHECK(squared >= 2);
+  CHECK(close >= 1);
 }
 
 TEST_CASE("Newton's method solves a quadratic in one step", "[newton]") {

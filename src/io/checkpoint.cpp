@@ -216,8 +216,9 @@ Checkpoint Checkpoint::deserialize(std::span<const std::uint8_t> bytes, const st
     if (!ck.meta_.emplace(std::move(key), std::move(value)).second) c.fail("repeated metadata key");
   }
   std::uint64_t n_arrays = c.uint(4, "array count");
-  if (n_arrays > kMaxCheckpointEntries)
-    c.fail(fmt::format("{} arrays, over the cap of {}", n_arrays, kMaxCheckpointEntries));
+  if (n_meta + n_arrays > kMaxCheckpointEntries)  // the cap covers both kinds together
+    c.fail(fmt::format("{} metadata entries and {} arrays, over the cap of {} entries", n_meta,
+                       n_arrays, kMaxCheckpointEntries));
   for (std::uint64_t i = 0; i < n_arrays; ++i) {
     std::string name = c.string(kMaxNameBytes, "array name");
     if (name.empty()) c.fail("empty array name");
