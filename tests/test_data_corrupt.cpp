@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+
+#include "test_support.hpp"
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -24,44 +26,9 @@
 
 namespace fs = std::filesystem;
 using namespace slope;
-using Bytes = std::vector<std::uint8_t>;
+using namespace slope::testing;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() /
-           ("slope_test_data_corrupt_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path operator/(const std::string& name) const { return path / name; }
-};
-
-void spit(const fs::path& p, const Bytes& b) {
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
-
-// Expects an IoError whose message names the file and contains `phrase`.
-template <class F>
-void require_io_error(F&& f, const fs::path& file, const std::string& phrase) {
-  try {
-    f();
-    FAIL("no IoError; expected one mentioning '" << phrase << "'");
-  } catch (const IoError& e) {
-    std::string m = e.what();
-    INFO(m);
-    CHECK(m.find(file.string()) != std::string::npos);
-    CHECK(m.find(phrase) != std::string::npos);
-  }
-}
 
 // `n` CIFAR-10 records; record i has label i % 10 and pixels (i + j) % 256.
 Bytes cifar_records(std::size_t n) {
@@ -89,7 +56,7 @@ Bytes good_images() { return idx(0x08, {2, 3, 4}, Bytes(24, 7)); }
 // ---- CIFAR-10 ------------------------------------------------------------------------
 
 TEST_CASE("corrupt CIFAR-10 batches: 18 classes, each an IoError naming the file and the defect") {
-  TempDir dir;
+  TempDir dir{"data_corrupt"};
   const fs::path p = dir / "data_batch_1.bin";
   auto with_label = [](std::size_t n, std::size_t record, std::uint8_t label) {
     Bytes b = cifar_records(n);
@@ -160,7 +127,7 @@ TEST_CASE("corrupt CIFAR-10 batches: 18 classes, each an IoError naming the file
 }
 
 TEST_CASE("every truncation of a two-record CIFAR-10 batch is rejected, naming the file and the defect") {
-  TempDir dir;
+  TempDir dir{"data_corrupt"};
   const fs::path p = dir / "b.bin";
   const Bytes full = cifar_records(2);
   std::size_t rejected = 0;
@@ -226,7 +193,7 @@ int read_in_child(const std::function<void()>& read, const fs::path& file, const
 }  // namespace
 
 TEST_CASE("every reader refuses a FIFO, a directory, a device and a dangling symlink without blocking") {
-  TempDir dir;
+  TempDir dir{"data_corrupt"};
   struct Reader {
     const char* name;
     std::function<void(const fs::path&)> read;
@@ -265,7 +232,7 @@ TEST_CASE("every reader refuses a FIFO, a directory, a device and a dangling sym
 // ---- IDX: classes beyond test_data_files.cpp -------------------------------------------
 
 TEST_CASE("more corrupt IDX files: signed-byte type, double gzip, two gzip members, labels over a custom class count") {
-  TempDir dir;
+  TempDir dir{"data_corrupt"};
   const fs::path p = dir / "f";
   SECTION("signed byte element type 0x09") {
     spit(p, idx(0x09, {2, 3, 4}, Bytes(24, 1)));
@@ -310,7 +277,7 @@ Bytes npy(const std::string& dict, const Bytes& data, std::uint8_t major = 1) {
 }  // namespace
 
 TEST_CASE("more corrupt .npy files: minor version, short v2 preamble, NUL in the header, empty shape data") {
-  TempDir dir;
+  TempDir dir{"data_corrupt"};
   const fs::path p = dir / "a.npy";
   const std::string good = "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }\n";
   const Bytes data = {1, 0, 0, 0, 2, 0, 0, 0};
@@ -372,7 +339,7 @@ Bytes wrap(const Bytes& payload) {
 }  // namespace
 
 TEST_CASE("more malformed checkpoint payloads behind a valid checksum") {
-  TempDir dir;
+  TempDir dir{"data_corrupt"};
   const fs::path p = dir / "c.ckpt";
   Bytes repeated_key;
   u32(repeated_key, 2);

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+
+#include "test_support.hpp"
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -19,30 +21,9 @@
 
 namespace fs = std::filesystem;
 using namespace slope;
-using Bytes = std::vector<std::uint8_t>;
+using namespace slope::testing;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() /
-           ("slope_test_determinism_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path operator/(const std::string& name) const { return path / name; }
-};
-
-Bytes slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(f), {});
-}
 
 const data::Dataset& spiral_train() {
   static const data::Dataset d = train::load_dataset("spiral", "", "train");
@@ -78,7 +59,7 @@ void run(const train::Config& c, const fs::path& path) {
 
 TEST_CASE("two runs with the same seed at one thread save byte-identical checkpoints") {
   set_num_threads(1);
-  TempDir dir;
+  TempDir dir{"determinism"};
   run(config(5), dir / "a.ckpt");
   run(config(5), dir / "b.ckpt");
   const Bytes a = slurp(dir / "a.ckpt"), b = slurp(dir / "b.ckpt");
@@ -91,7 +72,7 @@ TEST_CASE("two runs with the same seed at one thread save byte-identical checkpo
 
 TEST_CASE("a different seed gives different checkpoint bytes and different weights") {
   set_num_threads(1);
-  TempDir dir;
+  TempDir dir{"determinism"};
   run(config(5), dir / "a.ckpt");
   run(config(6), dir / "b.ckpt");
   CHECK(slurp(dir / "a.ckpt") != slurp(dir / "b.ckpt"));
@@ -106,7 +87,7 @@ TEST_CASE("a different seed gives different checkpoint bytes and different weigh
 
 TEST_CASE("saving half-way and resuming ends in the same checkpoint bytes as a straight run") {
   set_num_threads(1);
-  TempDir dir;
+  TempDir dir{"determinism"};
   run(config(9), dir / "straight.ckpt");
   {
     train::Trainer t(config(9), spiral_train());
@@ -121,7 +102,7 @@ TEST_CASE("saving half-way and resuming ends in the same checkpoint bytes as a s
 
 TEST_CASE("two runs with the same seed at two threads also save byte-identical checkpoints") {
   set_num_threads(2);
-  TempDir dir;
+  TempDir dir{"determinism"};
   run(config(5), dir / "a.ckpt");
   run(config(5), dir / "b.ckpt");
   CHECK(slurp(dir / "a.ckpt") == slurp(dir / "b.ckpt"));

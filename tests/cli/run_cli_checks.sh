@@ -16,28 +16,8 @@ trap 'rm -rf "$T"' EXIT
 PY=
 if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; fi
 
-RC=0
-# run ARGS...: runs slope; stdout in $T/out, stderr in $T/err, status in $RC.
-run() {
-  LAST_CMD="slope $*"
-  "$SLOPE" "$@" >"$T/out" 2>"$T/err"
-  RC=$?
-}
-
-fail() {
-  echo "FAIL [$CASE]: $*"
-  echo "--- command: ${LAST_CMD:-}"
-  echo "--- exit status: $RC"
-  echo "--- stdout (last 20 lines):"; tail -n 20 "$T/out" 2>/dev/null
-  echo "--- stderr (last 20 lines):"; tail -n 20 "$T/err" 2>/dev/null
-  exit 1
-}
-
-expect_rc() { [ "$RC" -eq "$1" ] || fail "expected exit status $1, got $RC"; }
-# The fixed string must appear in stdout / stderr.
-out_has() { grep -qF -- "$1" "$T/out" || fail "stdout lacks '$1'"; }
-err_has() { grep -qF -- "$1" "$T/err" || fail "stderr lacks '$1'"; }
-out_lacks() { ! grep -qF -- "$1" "$T/out" || fail "stdout unexpectedly has '$1'"; }
+# run, fail, expect_rc, out_has, err_has, out_lacks, err_matches
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # expect_usage_error WORD ARGS...: exit status 2 and stderr naming WORD.
 expect_usage_error() {

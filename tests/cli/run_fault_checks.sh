@@ -14,28 +14,8 @@ CASE=${2:?usage: run_fault_checks.sh SLOPE CASE}
 T=$(mktemp -d "${TMPDIR:-/tmp}/slope-fault-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
-RC=0
-# run ARGS...: runs slope (at most 60 s); stdout in $T/out, stderr in $T/err, status in $RC.
-run() {
-  LAST_CMD="slope $*"
-  timeout 60 "$SLOPE" "$@" >"$T/out" 2>"$T/err"
-  RC=$?
-}
-
-fail() {
-  echo "FAIL [$CASE]: $*"
-  echo "--- command: ${LAST_CMD:-}"
-  echo "--- exit status: $RC"
-  echo "--- stdout (last 20 lines):"; tail -n 20 "$T/out" 2>/dev/null
-  echo "--- stderr (last 20 lines):"; tail -n 20 "$T/err" 2>/dev/null
-  exit 1
-}
-
-expect_rc() { [ "$RC" -eq "$1" ] || fail "expected exit status $1, got $RC"; }
-err_has() { grep -qF -- "$1" "$T/err" || fail "stderr lacks '$1'"; }
-# err_matches ERE: stderr matches the extended regular expression (case-insensitive).
-err_matches() { grep -qiE -- "$1" "$T/err" || fail "stderr does not match /$1/"; }
-out_lacks() { ! grep -qF -- "$1" "$T/out" || fail "stdout unexpectedly has '$1'"; }
+# run, fail, expect_rc, out_has, err_has, out_lacks, err_matches
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # The files in $T (and below) other than the captured out/err and KEEP...
 written() {
