@@ -131,6 +131,7 @@ TEST_CASE("Config::to_text and from_text round-trip exactly, numbers to the last
   c.seed = 123456789;
   c.val_size = 42;
   c.center = false;
+  c.engine = "graph";
   const std::string text = c.to_text();
   const train::Config back = train::Config::from_text(text);
   CHECK(back.to_text() == text);
@@ -140,12 +141,13 @@ TEST_CASE("Config::to_text and from_text round-trip exactly, numbers to the last
   CHECK(back.hidden == c.hidden);
   CHECK(back.loss == "svm");
   CHECK(back.center == false);
+  CHECK(back.engine == "graph");
   // One "key=value" line per key, in declaration order.
   const auto& keys = train::Config::keys();
   const std::vector<std::string> core{
       "model", "hidden", "loss", "reg", "lambda", "beta", "dropout", "optimizer", "lr", "momentum",
       "beta1", "beta2", "eps", "alpha", "weight_decay", "clip_norm", "schedule",
-      "warmup_epochs", "gamma", "min_lr", "epochs", "batch", "seed", "val_size", "center"};
+      "warmup_epochs", "gamma", "min_lr", "epochs", "batch", "seed", "val_size", "center", "engine"};
   CHECK(keys == core);
   std::string expected;
   for (const auto& k : keys) expected += k + "=" + c.get(k) + "\n";

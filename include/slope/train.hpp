@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "slope/data.hpp"
+#include "slope/fused.hpp"
 #include "slope/nn.hpp"
 #include "slope/optim.hpp"
 #include "slope/schedule.hpp"
@@ -53,6 +54,10 @@ struct Config {
   std::uint64_t seed = 0;
   std::size_t val_size = 5000;  // carved from the training set
   bool center = true;           // subtract the training split's mean image
+  // How a step is computed: "fused" (FusedStep: hand-derived kernels, row
+  // blocks in parallel, no allocation) or "graph" (the autograd engine, op by
+  // op). Both compute the same loss and gradients; fused is several times faster.
+  std::string engine = "fused";
 
   /// ValueError naming the first bad setting ("lr must be >= 0: got -1").
   void validate() const;
@@ -134,10 +139,18 @@ class Trainer {
   data::Split split_;
   data::Preprocess prep_;
   std::unique_ptr<nn::MLP<float>> model_;
+  std::vector<Tensor> params_;  // model_->parameters(), kept so an epoch allocates nothing
   std::unique_ptr<optim::Optimizer<float>> optimizer_;
   std::unique_ptr<data::Minibatches> batches_;
   sched::Schedule schedule_;
+  std::unique_ptr<FusedStep<float>> fused_;  // when config_.engine == "fused"
   std::int64_t step_ = 0;
+
+  // One minibatch through the graph engine: (data loss, reg loss, hits);
+  // leaves the gradients in the parameters.
+  FusedResult graph_step(std::span<const std::size_t> idx, Rng& dropout_rng);
+  // NumericError for a non-finite loss, naming the first op at fault.
+  [[noreturn]] void diverged(std::span<const std::size_t> idx, double value) const;
 };
 
 /// The data loss of `scores` against `labels` for the configured loss name.

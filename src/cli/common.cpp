@@ -1,6 +1,7 @@
 #include "common.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <thread>
 #include <filesystem>
@@ -49,8 +50,17 @@ const std::map<std::string, std::string>& help_texts() {
       {"seed", "seed of initialisation, split and shuffling"},
       {"val-size", "validation examples carved from the training set (a fifth of a small set)"},
       {"center", "subtract the training mean image (true/false)"},
+      {"engine", "fused (hand-derived kernels, parallel, no allocation) or graph (autograd op by op)"},
   };
   return h;
+}
+
+// "0.34999999999999998" (exact, as checkpoints store it) reads as "0.35" in help.
+std::string shortest(const std::string& text) {
+  double v = 0.0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) return text;
+  return fmt::format("{}", v);
 }
 
 }  // namespace
@@ -64,7 +74,7 @@ std::vector<OptionSpec> config_options() {
   const train::Config defaults;
   for (const auto& key : train::Config::keys()) {
     const auto it = help_texts().find(dashed(key));
-    specs.push_back({dashed(key), "X", it == help_texts().end() ? "" : it->second, defaults.get(key)});
+    specs.push_back({dashed(key), "X", it == help_texts().end() ? "" : it->second, shortest(defaults.get(key))});
   }
   return specs;
 }

@@ -21,7 +21,7 @@ void for_each_field(C& c, F&& f) {
   f("alpha", c.alpha), f("weight_decay", c.weight_decay), f("clip_norm", c.clip_norm);
   f("schedule", c.schedule), f("warmup_epochs", c.warmup_epochs), f("gamma", c.gamma);
   f("min_lr", c.min_lr), f("epochs", c.epochs), f("batch", c.batch), f("seed", c.seed);
-  f("val_size", c.val_size), f("center", c.center);
+  f("val_size", c.val_size), f("center", c.center), f("engine", c.engine);
 }
 
 std::string format_value(const std::string& v) { return v; }
@@ -132,6 +132,7 @@ void Config::validate() const {
     for (std::size_t h : hidden) require(h > 0, "hidden", "positive sizes", format_value(hidden));
   }
   require(one_of(loss, {"softmax", "svm"}), "loss", "softmax or svm", loss);
+  require(one_of(engine, {"fused", "graph"}), "engine", "fused or graph", engine);
   require(one_of(reg, {"none", "l2", "l1", "elastic"}), "reg", "none, l2, l1 or elastic", reg);
   require(lambda >= 0.0, "lambda", ">= 0", num(lambda));
   require(beta >= 0.0, "beta", ">= 0", num(beta));

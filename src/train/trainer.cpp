@@ -1,10 +1,12 @@
 // The training loop, evaluation, and exact save/resume.
 #include <chrono>
 #include <cmath>
+#include <cstring>
 
 #include <fmt/format.h>
 
 #include "slope/io.hpp"
+#include "slope/runtime.hpp"
 #include "slope/train.hpp"
 
 namespace slope::train {
@@ -13,6 +15,18 @@ namespace {
 
 constexpr const char* kKind = "slope-train-checkpoint";
 constexpr std::uint64_t kSplitSalt = 0x5eed5eed;  // the split's Rng differs from the init's
+
+// NaN and Inf are the floats whose exponent bits are all ones; testing the bits
+// (an OR over the whole array) vectorizes, unlike a loop of std::isfinite.
+bool all_finite(const float* v, std::size_t n) {
+  std::uint32_t bad = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint32_t bits;
+    std::memcpy(&bits, v + i, sizeof bits);
+    bad |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad == 0;
+}
 
 }  // namespace
 
@@ -29,9 +43,16 @@ Trainer::Trainer(Config config, const data::Dataset& train) : config_(std::move(
   model_ = std::make_unique<nn::MLP<float>>(
       config_.layer_sizes(train.dim(), train.num_classes()), init_rng,
       config_.model == "linear" ? nn::Init::xavier() : nn::Init::he());
-  optimizer_ = make_optimizer(config_, model_->parameters());
+  params_ = model_->parameters();
+  optimizer_ = make_optimizer(config_, params_);
   batches_ = std::make_unique<data::Minibatches>(split_.train, config_.batch, Rng(config_.seed + 1));
   schedule_ = make_schedule(config_, static_cast<std::int64_t>(batches_->batches_per_epoch()));
+  if (config_.engine == "fused")
+    fused_ = std::make_unique<FusedStep<float>>(
+        *model_, FusedOptions{.loss = config_.loss, .reg = config_.reg, .lambda = config_.lambda,
+                              .beta = config_.beta, .dropout = config_.dropout,
+                              .max_batch = std::min(config_.batch, split_.train.size()),
+                              .threads = num_threads()});
 }
 
 Trainer::~Trainer() = default;
@@ -42,47 +63,59 @@ std::int64_t Trainer::total_steps() const {
   return static_cast<std::int64_t>(config_.epochs * batches_->batches_per_epoch());
 }
 
+FusedResult Trainer::graph_step(std::span<const std::size_t> idx, Rng& dropout_rng) {
+  const std::size_t n = idx.size();
+  xt::xarray<float> x = xt::xarray<float>::from_shape({n, train_.dim()});
+  std::vector<std::int32_t> labels(n);
+  data::gather(train_, idx, prep_, x.data(), labels.data());
+  const Tensor scores = (*model_)(Tensor(std::move(x)), config_.dropout, dropout_rng);
+  const Tensor data_part = data_loss(config_.loss, scores, labels);
+  const Tensor reg_part = regularization(config_, model_->weights());
+  const Tensor loss = data_part + reg_part;
+  if (!std::isfinite(loss.item())) diverged(idx, loss.item());
+  optimizer_->zero_grad();
+  loss.backward();
+  FusedResult r{data_part.item(), reg_part.item(), 0};
+  const auto pred = nn::argmax_rows(scores.value());
+  for (std::size_t i = 0; i < n; ++i) r.hits += pred[i] == labels[i];
+  return r;
+}
+
+void Trainer::diverged(std::span<const std::size_t> idx, double value) const {
+  // Find the first op at fault by replaying the forward pass with checks on.
+  std::string culprit = "no op produced it in forward, so it came from the data";
+  try {
+    xt::xarray<float> x = xt::xarray<float>::from_shape({idx.size(), train_.dim()});
+    std::vector<std::int32_t> labels(idx.size());
+    data::gather(train_, idx, prep_, x.data(), labels.data());
+    AnomalyGuard anomaly;
+    NoGradGuard no_grad;
+    (void)(data_loss(config_.loss, (*model_)(Tensor(std::move(x))), labels) +
+           regularization(config_, model_->weights()));
+  } catch (const NumericError& e) {
+    culprit = e.what();
+  }
+  throw NumericError(fmt::format(
+      "step {}: the loss became {} ({}); the run is diverging: lower the learning rate "
+      "(it was {:.3g})", step_ + 1, value, culprit, optimizer_->lr()));
+}
+
 EpochStats Trainer::run_epoch(const BatchCallback& on_batch) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
-  const std::size_t d = train_.dim();
-  const std::vector<Tensor> weights = model_->weights();
-  const std::vector<Tensor> params = model_->parameters();
+  const std::vector<Tensor>& params = params_;
   double data_sum = 0.0, reg_sum = 0.0;
   std::size_t seen = 0, hits = 0, batch_index = 0;
-  std::vector<std::int32_t> labels;
   while (batches_->has_next()) {
     const auto idx = batches_->next();
     const std::size_t n = idx.size();
-    xt::xarray<float> x = xt::xarray<float>::from_shape({n, d});
-    labels.resize(n);
-    data::gather(train_, idx, prep_, x.data(), labels.data());
-    const Tensor input(std::move(x));
-
     // Dropout masks come from an Rng seeded by (seed, step): a resumed run
     // draws the same masks without keeping any generator state.
     Rng dropout_rng(config_.seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(step_) + 1);
-    const Tensor scores = (*model_)(input, config_.dropout, dropout_rng);
-    const Tensor data_part = data_loss(config_.loss, scores, labels);
-    const Tensor reg_part = regularization(config_, weights);
-    const Tensor loss = data_part + reg_part;
-    const double value = loss.item();
-    if (!std::isfinite(value)) {
-      // Find the first op at fault by replaying the forward pass with checks on.
-      std::string culprit = "no op produced it in forward, so it came from the data";
-      try {
-        AnomalyGuard anomaly;
-        NoGradGuard no_grad;
-        (void)(data_loss(config_.loss, (*model_)(input), labels) + regularization(config_, weights));
-      } catch (const NumericError& e) {
-        culprit = e.what();
-      }
-      throw NumericError(fmt::format(
-          "step {}: the loss became {} ({}); the run is diverging: lower the learning rate "
-          "(it was {:.3g})", step_ + 1, value, culprit, optimizer_->lr()));
-    }
-    optimizer_->zero_grad();
-    loss.backward();
+    const FusedResult r = fused_ ? fused_->run(train_, idx, prep_, dropout_rng)
+                                 : graph_step(idx, dropout_rng);
+    const double value = r.data_loss + r.reg_loss;
+    if (!std::isfinite(value)) diverged(idx, value);
     if (config_.clip_norm > 0.0) optim::clip_grad_norm(params, config_.clip_norm);
     optimizer_->set_lr(schedule_(step_));
     optimizer_->step();
@@ -92,19 +125,17 @@ EpochStats Trainer::run_epoch(const BatchCallback& on_batch) {
     // no later save() writes NaN or Inf weights over the last good checkpoint.
     for (const auto& p : params) {
       const float* v = p.data();
-      for (std::size_t i = 0; i < p.size(); ++i)
-        if (!std::isfinite(v[i]))
-          throw NumericError(fmt::format(
-              "step {}: the {} update left {} in {} (entry {}); the run is diverging: lower the "
-              "learning rate (it was {:.3g})",
-              step_, config_.optimizer, std::isnan(v[i]) ? "NaN" : "Inf", p.name(), i,
-              optimizer_->lr()));
+      if (all_finite(v, p.size())) continue;
+      std::size_t i = 0;
+      while (std::isfinite(v[i])) ++i;
+      throw NumericError(fmt::format(
+          "step {}: the {} update left {} in {} (entry {}); the run is diverging: lower the "
+          "learning rate (it was {:.3g})",
+          step_, config_.optimizer, std::isnan(v[i]) ? "NaN" : "Inf", p.name(), i, optimizer_->lr()));
     }
-
-    data_sum += data_part.item() * static_cast<double>(n);
-    reg_sum += reg_part.item() * static_cast<double>(n);
-    const auto pred = nn::argmax_rows(scores.value());
-    for (std::size_t i = 0; i < n; ++i) hits += pred[i] == labels[i];
+    data_sum += r.data_loss * static_cast<double>(n);
+    reg_sum += r.reg_loss * static_cast<double>(n);
+    hits += r.hits;
     seen += n;
     if (on_batch) on_batch(batch_index, batches_->batches_per_epoch(), value);
     ++batch_index;

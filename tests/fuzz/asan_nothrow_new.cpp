@@ -1,4 +1,4 @@
-// Linked into test_optim_alloc in sanitized builds only.
+// Linked into the allocation-counting tests (test_*_alloc) in sanitized builds only.
 //
 // test_optim_alloc replaces operator new(size_t) and operator delete to count
 // allocations. The standard (and libstdc++) make the default nothrow

@@ -1,0 +1,86 @@
+#include "parallel.hpp"
+
+#include <stdexcept>
+#include <utility>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SLOPE_PAUSE() _mm_pause()
+#else
+#define SLOPE_PAUSE() ((void)0)
+#endif
+
+namespace slope::detail {
+
+namespace {
+
+// About 50-100 microseconds of polling before sleeping: longer than the gap
+// between the parallel parts of one step, far shorter than a step.
+constexpr int kSpins = 20000;
+
+// Waits until `value` differs from `old`: polls, then sleeps on the atomic.
+template <class A, class V>
+void wait_change(const A& value, V old) {
+  for (int i = 0; i < kSpins; ++i) {
+    if (value.load(std::memory_order_acquire) != old) return;
+    SLOPE_PAUSE();
+  }
+  while (value.load(std::memory_order_acquire) == old) value.wait(old, std::memory_order_acquire);
+}
+
+}  // namespace
+
+WorkerPool::WorkerPool(int threads) {
+  if (threads < 1) throw std::invalid_argument("WorkerPool: threads must be >= 1");
+  errors_.resize(static_cast<std::size_t>(threads - 1));
+  workers_.reserve(static_cast<std::size_t>(threads - 1));
+  for (int t = 1; t < threads; ++t) workers_.emplace_back([this, t] { work(t); });
+}
+
+WorkerPool::~WorkerPool() {
+  stop_.store(true, std::memory_order_release);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  generation_.notify_all();
+  for (auto& w : workers_) w.join();
+}
+
+void WorkerPool::work(int t) {
+  std::uint64_t seen = 0;
+  for (;;) {
+    wait_change(generation_, seen);
+    seen = generation_.load(std::memory_order_acquire);
+    if (stop_.load(std::memory_order_acquire)) return;
+    try {
+      call_(ctx_, t);
+    } catch (...) {
+      errors_[static_cast<std::size_t>(t - 1)] = std::current_exception();
+    }
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+  }
+}
+
+void WorkerPool::dispatch(void* ctx, Trampoline call) {
+  if (workers_.empty()) {
+    call(ctx, 0);
+    return;
+  }
+  ctx_ = ctx;
+  call_ = call;
+  pending_.store(static_cast<int>(workers_.size()), std::memory_order_release);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  generation_.notify_all();
+  std::exception_ptr mine;
+  try {
+    call(ctx, 0);
+  } catch (...) {
+    mine = std::current_exception();
+  }
+  for (int left = pending_.load(std::memory_order_acquire); left != 0;
+       left = pending_.load(std::memory_order_acquire))
+    wait_change(pending_, left);
+  if (mine) std::rethrow_exception(mine);
+  for (auto& e : errors_)
+    if (e) std::rethrow_exception(std::exchange(e, nullptr));
+}
+
+}  // namespace slope::detail
