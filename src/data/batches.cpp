@@ -91,18 +91,20 @@ void gather(const Dataset& data, std::span<const std::size_t> indices, const Pre
   if (!prep.mean.empty() && prep.mean.size() != d)
     throw ValueError(fmt::format("gather: mean has {} entries, examples have {}", prep.mean.size(), d));
   check_indices(data, indices, "gather");
-  const double s = prep.scale;
+  // x = scale * raw - mean, in T: one branch-free loop per row that the
+  // compiler vectorizes (uint8 -> T conversion included).
+  const T s = static_cast<T>(prep.scale);
   const double* mean = prep.mean.empty() ? nullptr : prep.mean.data();
+  const auto convert = [&](const auto* __restrict src, T* __restrict row) {
+    if (mean)
+      for (std::size_t j = 0; j < d; ++j) row[j] = s * static_cast<T>(src[j]) - static_cast<T>(mean[j]);
+    else
+      for (std::size_t j = 0; j < d; ++j) row[j] = s * static_cast<T>(src[j]);
+  };
   for (std::size_t b = 0; b < indices.size(); ++b) {
     const std::size_t i = indices[b];
-    T* row = x + b * d;
-    if (data.has_pixels()) {
-      const std::uint8_t* src = data.pixels.data() + i * d;
-      for (std::size_t j = 0; j < d; ++j) row[j] = static_cast<T>(s * src[j] - (mean ? mean[j] : 0.0));
-    } else {
-      const float* src = data.features.data() + i * d;
-      for (std::size_t j = 0; j < d; ++j) row[j] = static_cast<T>(s * src[j] - (mean ? mean[j] : 0.0));
-    }
+    if (data.has_pixels()) convert(data.pixels.data() + i * d, x + b * d);
+    else convert(data.features.data() + i * d, x + b * d);
     if (y) y[b] = data.labels[i];
   }
 }
