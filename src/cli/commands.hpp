@@ -8,5 +8,6 @@ int eval_command(int argc, char** argv);
 int search_command(int argc, char** argv);
 int knn_command(int argc, char** argv);
 int gradcheck_command(int argc, char** argv);
+int plot_command(int argc, char** argv);
 
 }  // namespace slope::cli

@@ -22,6 +22,7 @@ commands:
   search      random or grid search of learning rate and lambda on the validation set
   knn         k-nearest neighbours, k chosen on the validation set
   gradcheck   check a model's gradients against finite differences
+  plot        draw training curves (SVG), weight templates (PNG) and weight histograms (SVG)
 
 Run 'slope COMMAND --help' for the options of a command.
 )";
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
     if (command == "search") return search_command(argc, argv);
     if (command == "knn") return knn_command(argc, argv);
     if (command == "gradcheck") return gradcheck_command(argc, argv);
+    if (command == "plot") return plot_command(argc, argv);
     fmt::print(stderr, "slope: unknown command '{}'\n\n{}", command, kUsage);
     return 2;
   } catch (const UsageError& e) {
