@@ -1,0 +1,145 @@
+# example_gradients --quick (20 images, 200 random directions). This one file
+# does two jobs: included by tests/register_examples.cmake it registers the
+# test; run as `cmake -DEXE=... -DOUT=... -P gradients.cmake` it runs the
+# program and checks what it prints and writes.
+if(NOT CMAKE_SCRIPT_MODE_FILE)
+  if(TARGET example_gradients)
+    set(_grad_test "example: gradients shows truncation against round-off, matches numerical and analytic gradients, catches a wrong backward, and finds no direction steeper than -grad")
+    add_test(NAME "${_grad_test}"
+      COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:example_gradients>
+              -DOUT=${CMAKE_CURRENT_BINARY_DIR}/example_gradients_out -P ${CMAKE_CURRENT_LIST_FILE})
+    set_tests_properties("${_grad_test}" PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1" TIMEOUT 120
+                                                    LABELS examples)
+  endif()
+  return()
+endif()
+
+# ---- script mode ---------------------------------------------------------------
+file(REMOVE_RECURSE ${OUT})
+execute_process(COMMAND ${EXE} --quick --out ${OUT}
+                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+message("${out}")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "example_gradients exited with ${rc}: ${err}")
+endif()
+
+# must_match(REGEX WHY): the output matches REGEX, or the test fails saying WHY.
+function(must_match regex why)
+  if(NOT out MATCHES "${regex}")
+    message(FATAL_ERROR "${why} (no match for /${regex}/)")
+  endif()
+endfunction()
+# in_range(VALUE LO HI WHY): LO <= VALUE <= HI as real numbers.
+function(in_range value lo hi why)
+  if(value LESS lo OR value GREATER hi)
+    message(FATAL_ERROR "${why}: ${value} is outside [${lo}, ${hi}]")
+  endif()
+endfunction()
+
+# (a) Truncation: the forward error shrinks like h, the centred one like h^2.
+string(REGEX MATCHALL "\n +1e-[0-9]+ +[0-9.e+-]+ +[0-9.e+-]+ +[0-9.e+-]+ +[0-9.e+-]+" rows "${out}")
+list(LENGTH rows n)
+if(NOT n EQUAL 16)
+  message(FATAL_ERROR "expected 16 rows (h = 1e-1 ... 1e-16) in the table, found ${n}")
+endif()
+foreach(row IN LISTS rows)
+  string(REGEX MATCH "(1e-[0-9]+) +([0-9.e+-]+) +([0-9.e+-]+) +([0-9.e+-]+) +([0-9.e+-]+)" _ "${row}")
+  set(fwd64_${CMAKE_MATCH_1} ${CMAKE_MATCH_2})
+  set(cen64_${CMAKE_MATCH_1} ${CMAKE_MATCH_3})
+endforeach()
+in_range(${fwd64_1e-02} 7e-3 9e-3 "forward difference at h = 1e-2 should err by about h/2 tan(1)")
+in_range(${fwd64_1e-03} 7e-4 9e-4 "forward difference at h = 1e-3 should err by about h/2 tan(1)")
+in_range(${cen64_1e-02} 1.5e-5 1.8e-5 "centred difference at h = 1e-2 should err by about h^2/6")
+in_range(${cen64_1e-03} 1.5e-7 1.8e-7 "centred difference at h = 1e-3 should err by about h^2/6")
+# Round-off: below the best h the error grows again; float32 is far worse.
+in_range(${fwd64_1e-12} 1e-6 1 "forward difference at h = 1e-12 should be spoilt by round-off")
+foreach(case "forward, float64;1e-9;1e-7;0;1e-7" "centred, float64;1e-6;1e-4;0;1e-10"
+             "forward, float32;1e-5;1e-2;1e-6;1e-2" "centred, float32;1e-4;1e-1;1e-8;1e-4")
+  list(GET case 0 name)
+  list(GET case 1 h_lo)
+  list(GET case 2 h_hi)
+  list(GET case 3 e_lo)
+  list(GET case 4 e_hi)
+  if(NOT out MATCHES "best h for ${name}: ([0-9.e+-]+) \\(relative error ([0-9.e+-]+)\\)")
+    message(FATAL_ERROR "no best h for ${name}")
+  endif()
+  set(err ${CMAKE_MATCH_2})
+  in_range(${CMAKE_MATCH_1} ${h_lo} ${h_hi} "best h for ${name}")
+  in_range(${err} ${e_lo} ${e_hi} "smallest error for ${name}")
+endforeach()
+
+# (b) Numerical and analytic gradients agree; the numerical one costs two
+# evaluations per parameter.
+must_match("7840 \\+ 10 parameters" "the classifier must have 784 x 10 weights and 10 biases")
+if(NOT out MATCHES "relative error, W: max ([0-9.e+-]+)  median ([0-9.e+-]+);  b: max ([0-9.e+-]+)  median ([0-9.e+-]+)")
+  message(FATAL_ERROR "no relative errors of (b)")
+endif()
+in_range(${CMAKE_MATCH_1} 0 1e-2 "largest relative error of dL/dW")
+in_range(${CMAKE_MATCH_2} 0 1e-6 "median relative error of dL/dW")
+in_range(${CMAKE_MATCH_3} 0 1e-2 "largest relative error of dL/db")
+in_range(${CMAKE_MATCH_4} 0 1e-6 "median relative error of dL/db")
+if(NOT out MATCHES "largest absolute difference ([0-9.e+-]+)")
+  message(FATAL_ERROR "no largest absolute difference")
+endif()
+in_range(${CMAKE_MATCH_1} 0 1e-8 "largest |analytic - numerical|")
+must_match("numerical: 15700 loss evaluations \\(2 per parameter\\)" "2 x 7850 evaluations expected")
+must_match("analytic:  1 forward \\+ 1 backward pass" "the analytic gradient line is missing")
+
+# (c) gradcheck passes the right backward and catches the wrong one.
+must_match("autograd loss: +gradcheck ok: 110 entries" "gradcheck should pass the autograd loss")
+if(NOT out MATCHES "backward missing the factor 2: +failing entries ([0-9]+) of 110, worst relative error ([0-9.e+-]+)")
+  message(FATAL_ERROR "no gradcheck result for the wrong backward")
+endif()
+in_range(${CMAKE_MATCH_1} 50 110 "failing entries of the wrong backward")
+in_range(${CMAKE_MATCH_2} 1e-2 2 "worst relative error of the wrong backward")
+must_match("gradient mismatch for input 0 \\(W\\) at \\([0-9]+, [0-9]\\): numerical" "the report should name W")
+foreach(factor 2 1)
+  if(NOT out MATCHES "by hand, X\\^T \\(P - Y\\) / N \\+ ${factor} lambda W, [^\n]* max ([0-9.e+-]+)  median ([0-9.e+-]+)")
+    message(FATAL_ERROR "no comparison of the hand-derived gradient with factor ${factor}")
+  endif()
+  if(factor EQUAL 2)
+    in_range(${CMAKE_MATCH_2} 0 1e-6 "median relative error of the right hand-derived gradient")
+  else()
+    in_range(${CMAKE_MATCH_2} 1e-3 2 "median relative error of the hand-derived gradient without the 2")
+  endif()
+endforeach()
+
+# (d) The slope along -grad/|grad| is -|grad|, by the dot product and by
+# finite differences; no random direction is steeper, most are nearly flat.
+if(NOT out MATCHES "u = -grad/\\|grad\\|: grad \\. u = (-[0-9.]+), finite difference (-[0-9.]+), -\\|grad\\| = (-[0-9.]+)")
+  message(FATAL_ERROR "no slope along -grad")
+endif()
+string(SUBSTRING "${CMAKE_MATCH_1}" 0 6 dot)
+string(SUBSTRING "${CMAKE_MATCH_2}" 0 6 fd)
+string(SUBSTRING "${CMAKE_MATCH_3}" 0 6 norm)
+if(NOT dot STREQUAL norm OR NOT fd STREQUAL norm)
+  message(FATAL_ERROR "grad . u, the finite difference and -|grad| should agree: ${dot} ${fd} ${norm}")
+endif()
+if(NOT out MATCHES "200 random unit directions: steepest slope -?[0-9.]+ \\((-?[0-9.]+) of -\\|grad\\|\\)")
+  message(FATAL_ERROR "no summary of the random directions")
+endif()
+in_range(${CMAKE_MATCH_1} -1 0.25 "steepest random slope as a fraction of |grad|")
+must_match("none is steeper than -\\|grad\\|: yes" "a random direction beat -grad")
+
+# Pictures: complete SVG documents with the expected series.
+function(check_svg file)
+  if(NOT EXISTS ${OUT}/${file})
+    message(FATAL_ERROR "${file} was not written")
+  endif()
+  file(READ ${OUT}/${file} svg)
+  if(NOT svg MATCHES "^<\\?xml|^<svg" OR NOT svg MATCHES "</svg>[ \n]*$")
+    message(FATAL_ERROR "${file} is not a complete SVG document")
+  endif()
+  if(svg MATCHES "nan|inf\"")
+    message(FATAL_ERROR "${file} holds a non-finite coordinate")
+  endif()
+  foreach(needle IN LISTS ARGN)
+    string(FIND "${svg}" "${needle}" at)
+    if(at EQUAL -1)
+      message(FATAL_ERROR "${file} lacks '${needle}'")
+    endif()
+  endforeach()
+endfunction()
+check_svg(grad-fd-error.svg "forward, float64" "centred, float64" "forward, float32" "centred, float32"
+          "<polyline")
+check_svg(grad-directions.svg "200 random directions" "-|grad|" "<rect")
