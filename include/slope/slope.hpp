@@ -18,7 +18,12 @@
 
 // Data sets, files, models and training.
 #include "slope/data.hpp"
+#include "slope/fused.hpp"
 #include "slope/io.hpp"
 #include "slope/knn.hpp"
 #include "slope/nn.hpp"
 #include "slope/train.hpp"
+
+// Pictures and the lecture's optimizer landscapes.
+#include "slope/landscape.hpp"
+#include "slope/plot.hpp"
