@@ -14,9 +14,12 @@ namespace slope::detail {
 
 namespace {
 
-// About 50-100 microseconds of polling before sleeping: longer than the gap
-// between the parallel parts of one step, far shorter than a step.
-constexpr int kSpins = 20000;
+// About 40 microseconds of polling (a pause is ~20 ns here) before sleeping:
+// long enough to bridge the gap between the parallel parts of a step, short
+// enough that a waiting thread gives its core back quickly when the machine
+// is shared (spinning longer made 2-thread runs several times slower under
+// load, the problem OMP_WAIT_POLICY=PASSIVE solves for OpenMP).
+constexpr int kSpins = 2000;
 
 // Waits until `value` differs from `old`: polls, then sleeps on the atomic.
 template <class A, class V>

@@ -99,7 +99,8 @@ TEST_CASE("The fused step matches the graph engine's loss and gradients in float
   Rng init(11);
   nn::MLP<double> model(sizes, init);
   const FusedOptions o{.loss = loss, .reg = reg, .lambda = 0.03, .beta = 0.5, .dropout = dropout,
-                       .max_batch = 16, .threads = threads};
+                       .max_batch = 16, .threads = threads,
+                       .min_parallel_flops = 0};
 
   const StepOut want = graph_step(model, set, idx, prep, o, 99);
   const StepOut got = fused_step(model, set, idx, prep, o, 99);
@@ -118,7 +119,8 @@ TEST_CASE("The fused step's gradient agrees with finite differences of its own l
   const data::Preprocess prep = data::fit_preprocess(set, data::all_indices(set.size()));
   Rng init(5);
   nn::MLP<double> model({10, 6, 3}, init);
-  FusedStep<double> step(model, {.loss = loss, .reg = "l2", .lambda = 0.01, .max_batch = 8, .threads = threads});
+  FusedStep<double> step(model, {.loss = loss, .reg = "l2", .lambda = 0.01, .max_batch = 8,
+                                  .threads = threads, .min_parallel_flops = 0});
   const auto loss_now = [&] {
     Rng unused(0);
     const train::FusedResult r = step.run(set, idx, prep, unused);
@@ -156,7 +158,7 @@ TEST_CASE("Float32 fused gradients track the float64 ones", "[fused]") {
   Rng a(4), b(4);
   nn::MLP<double> m64({20, 16, 5}, a);
   nn::MLP<float> m32({20, 16, 5}, b);
-  const FusedOptions o{.reg = "l2", .lambda = 1e-3, .max_batch = 64, .threads = 2};
+  const FusedOptions o{.reg = "l2", .lambda = 1e-3, .max_batch = 64, .threads = 2, .min_parallel_flops = 0};
   const StepOut d = fused_step(m64, set, idx, prep, o, 1);
   const StepOut f = fused_step(m32, set, idx, prep, o, 1);
   CHECK_THAT(f.data_loss, Catch::Matchers::WithinRel(d.data_loss, 1e-5));
@@ -175,11 +177,28 @@ TEST_CASE("The same batch and threads give bitwise equal gradients", "[fused]") 
   const data::Preprocess prep = data::fit_preprocess(set, idx);
   Rng init(1);
   nn::MLP<float> model({16, 32, 4}, init);
-  const FusedOptions o{.dropout = 0.5, .max_batch = 50, .threads = 2};
+  const FusedOptions o{.dropout = 0.5, .max_batch = 50, .threads = 2, .min_parallel_flops = 0};
   const StepOut first = fused_step(model, set, idx, prep, o, 3);
   const StepOut second = fused_step(model, set, idx, prep, o, 3);
   CHECK(first.grads == second.grads);
   CHECK(first.data_loss == second.data_loss);
+}
+
+TEST_CASE("Small steps run on one thread and give the one-thread result", "[fused]") {
+  // Below min_parallel_flops the step does not split the batch, so its
+  // gradients are bitwise those of a one-thread step.
+  const data::Dataset set = pixel_set(30, 8, 3, 9);
+  const std::vector<std::size_t> idx = data::all_indices(30);
+  const data::Preprocess prep = data::fit_preprocess(set, idx);
+  Rng init(2);
+  nn::MLP<float> model({8, 5, 3}, init);
+  const StepOut one = fused_step(model, set, idx, prep, {.max_batch = 30, .threads = 1}, 0);
+  const StepOut two = fused_step(model, set, idx, prep, {.max_batch = 30, .threads = 2}, 0);
+  const StepOut split = fused_step(model, set, idx, prep,
+                                   {.max_batch = 30, .threads = 2, .min_parallel_flops = 0}, 0);
+  CHECK(two.grads == one.grads);
+  CHECK(split.grads != one.grads);  // a split batch sums in another order
+  CHECK(max_rel_diff(split.grads, one.grads) < 1e-4);
 }
 
 TEST_CASE("The fused step rejects bad options and batches, naming them", "[fused][errors]") {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "slope/optim.hpp"
 #include "slope/runtime.hpp"
 #include "slope/train.hpp"
 
@@ -66,6 +67,29 @@ TEST_CASE("A fused training epoch after the first allocates no memory", "[fused]
   svm.model = "mlp";
   svm.hidden = {32, 16};
   CHECK(allocations_in_second_epoch(svm, threads) == 0);
+}
+
+TEST_CASE("Parallel fused steps and Adam updates allocate nothing after the first", "[fused][alloc]") {
+  // The Trainer's small test models run on one thread; force the row blocks.
+  Rng rng(1);
+  const data::Dataset set = data::spiral(3, 100, rng);
+  nn::MLP<float> model({2, 48, 3}, rng);
+  train::FusedStep<float> step(model, {.reg = "l2", .lambda = 1e-3, .dropout = 0.2, .max_batch = 64,
+                                       .threads = 2, .min_parallel_flops = 0});
+  optim::Adam<float> adam(model.parameters(), {.lr = 1e-3});
+  const data::Preprocess prep = data::fit_preprocess(set, data::all_indices(set.size()));
+  const std::vector<std::size_t> idx = data::all_indices(64);
+  Rng drop(3);
+  step.run(set, idx, prep, drop);
+  adam.step();
+  const long before = allocations.load();
+  double loss = 0.0;
+  for (int i = 0; i < 20; ++i) {
+    loss += step.run(set, idx, prep, drop).data_loss;
+    adam.step();
+  }
+  CHECK(allocations.load() - before == 0);
+  CHECK(std::isfinite(loss));
 }
 
 TEST_CASE("The graph engine's epoch does allocate (the counter counts)", "[fused][alloc]") {

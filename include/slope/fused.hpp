@@ -40,6 +40,10 @@ struct FusedOptions {
   double dropout = 0.0;          // probability of zeroing a hidden unit (inverted dropout)
   std::size_t max_batch = 256;   // largest minibatch run() will see
   int threads = 1;               // row blocks computed in parallel
+  // A step runs on one thread unless it has at least this many flops
+  // (4 * batch * sum of in*out over the layers): below ~16 MFLOP (~0.25 ms)
+  // handing work to a second thread costs more than it saves.
+  double min_parallel_flops = 16e6;
 };
 
 /// What one step measured (before the update).
@@ -74,6 +78,7 @@ class FusedStep {
 
  private:
   struct Impl;
+  FusedResult collect(std::size_t n) const;  // sums the lanes' parts of the last run
   FusedOptions options_;
   std::unique_ptr<Impl> impl_;
 };

@@ -142,11 +142,13 @@ FusedStep<T>::FusedStep(const nn::MLP<T>& model, FusedOptions o) : options_(std:
     }
 
   const std::size_t L = im.layers(), threads = static_cast<std::size_t>(opt.threads);
-  const std::size_t rows = (opt.max_batch + threads - 1) / threads;
+  const std::size_t rows_per_lane = (opt.max_batch + threads - 1) / threads;
   const std::size_t widest = *std::max_element(im.sizes.begin() + 1, im.sizes.end());
   im.lanes.resize(threads);
   for (std::size_t t = 0; t < threads; ++t) {
     Lane<T>& lane = im.lanes[t];
+    // Lane 0 also runs whole batches alone (steps too small to split).
+    const std::size_t rows = t == 0 ? opt.max_batch : rows_per_lane;
     lane.x.resize(rows * im.sizes[0]);
     lane.act.resize(L + 1);
     for (std::size_t l = 1; l <= L; ++l) lane.act[l].resize(rows * im.sizes[l]);
@@ -193,7 +195,11 @@ FusedResult FusedStep<T>::run(const data::Dataset& data, std::span<const std::si
       mask[i] = dropout_rng.uniform() < opt.dropout ? T(0) : keep;
   const T pass = opt.dropout > 0.0 ? keep : T(1);  // dA -> G factor where A > 0
 
-  const std::size_t threads = im.lanes.size();
+  // Row blocks in parallel only when a step has enough work to pay for the
+  // hand-offs; a small model (the linear classifier) runs on one thread.
+  double flops = 0.0;
+  for (std::size_t l = 0; l < L; ++l) flops += 4.0 * static_cast<double>(n * im.sizes[l] * im.sizes[l + 1]);
+  const std::size_t threads = flops >= opt.min_parallel_flops ? im.lanes.size() : 1;
   const std::size_t block = (n + threads - 1) / threads;
   const T scale = T(1) / static_cast<T>(n);
 
@@ -295,17 +301,29 @@ FusedResult FusedStep<T>::run(const data::Dataset& data, std::span<const std::si
   };
 
   // Row blocks run with single-threaded BLAS side by side; restore the setting after.
-  const int blas_threads = threads > 1 ? openblas_get_num_threads() : 1;
-  if (threads > 1) openblas_set_num_threads(1);
+  if (threads == 1) {
+    std::fill(im.reg_parts.begin(), im.reg_parts.end(), 0.0);
+    for (auto& lane : im.lanes) lane.loss = 0.0, lane.hits = 0;
+    lane_work(0);
+    reduce_work(0);
+    return collect(n);
+  }
+  const int blas_threads = openblas_get_num_threads();
+  openblas_set_num_threads(1);
   try {
     im.pool.run(lane_work);
     im.pool.run(reduce_work);
   } catch (...) {
-    if (threads > 1) openblas_set_num_threads(blas_threads);
+    openblas_set_num_threads(blas_threads);
     throw;
   }
-  if (threads > 1) openblas_set_num_threads(blas_threads);
+  openblas_set_num_threads(blas_threads);
+  return collect(n);
+}
 
+template <class T>
+FusedResult FusedStep<T>::collect(std::size_t n) const {
+  const Impl& im = *impl_;
   FusedResult r;
   for (const auto& lane : im.lanes) {
     r.data_loss += lane.loss;
