@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <future>
 #include <thread>
 #include <filesystem>
 #include <map>
@@ -116,6 +117,18 @@ data::Dataset load_data(const Args& args, std::string_view split) {
   if (name != "fashion-mnist" && name != "mnist" && name != "cifar10" && name != "spiral")
     throw UsageError(fmt::format("--data: unknown data set '{}'", name));
   return train::load_dataset(name, dir, split);
+}
+
+std::pair<data::Dataset, data::Dataset> load_train_test(const Args& args) {
+  auto test = std::async(std::launch::async, [&args] { return load_data(args, "test"); });
+  data::Dataset train_set;
+  try {
+    train_set = load_data(args, "train");
+  } catch (...) {
+    test.wait();  // never leave the thread running past the arguments it reads
+    throw;
+  }
+  return {std::move(train_set), test.get()};
 }
 
 void check_val_size(const train::Config& config, const data::Dataset& train) {

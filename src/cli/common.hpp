@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "args.hpp"
@@ -22,6 +23,10 @@ void apply_threads(const Args& args);
 /// The data set named by --data (default fashion-mnist) from --data-dir;
 /// UsageError if the directory does not exist.
 data::Dataset load_data(const Args& args, std::string_view split);
+/// The training and test splits, the test split read on a second thread while
+/// the training split is read here: both are checked before any work starts,
+/// and the wait is the longer of the two, not their sum.
+std::pair<data::Dataset, data::Dataset> load_train_test(const Args& args);
 /// UsageError naming --val-size unless it leaves training examples in `train`.
 void check_val_size(const train::Config& config, const data::Dataset& train);
 /// Checks that `path`'s directory exists and is writable: UsageError otherwise.

@@ -147,8 +147,7 @@ int knn_command(int argc, char** argv) {
   const auto n_val = static_cast<std::size_t>(args.integer("val-size", 1000, 1));
   const auto n_test = static_cast<std::size_t>(args.integer("test-size", 1000, 1));
   apply_threads(args);
-  const data::Dataset train_set = load_data(args, "train");
-  const data::Dataset test_set = load_data(args, "test");
+  const auto [train_set, test_set] = load_train_test(args);
   if (n_train + n_val > train_set.size())
     throw UsageError(fmt::format("--train-size + --val-size exceed the {} training examples", train_set.size()));
   for (std::size_t k : ks)

@@ -59,8 +59,7 @@ int train_command(int argc, char** argv) {
   if (args.has("resume") && !std::filesystem::exists(args.get("resume")))
     throw UsageError(fmt::format("--resume: '{}' does not exist", args.get("resume")));
 
-  const data::Dataset train_set = load_data(args, "train");
-  const data::Dataset test_set = load_data(args, "test");
+  const auto [train_set, test_set] = load_train_test(args);
   if (!args.has("val-size") && train_set.size() < 2 * config.val_size)
     config.val_size = train_set.size() / 5;  // small sets (spiral): a fifth for validation
   if (!args.has("resume")) check_val_size(config, train_set);

@@ -3,6 +3,8 @@
 // plus the one byte that detects trailing data.
 #include "byte_source.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -12,6 +14,18 @@
 #include "slope/error.hpp"
 
 namespace slope::data::detail {
+
+std::vector<std::uint8_t> big_buffer(std::size_t n) {
+  std::vector<std::uint8_t> out;
+  out.reserve(n);
+  constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
+  const auto begin = reinterpret_cast<std::uintptr_t>(out.data());
+  const std::uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1), last = (begin + n) & ~(kHuge - 1);
+  if (last > first)  // advice only: where THP is off this changes nothing
+    madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+  out.resize(n);
+  return out;
+}
 
 ByteSource::ByteSource(const std::filesystem::path& path) : name_(path.string()) {
   std::error_code ec;

@@ -89,7 +89,7 @@ std::vector<std::uint8_t> read_payload(detail::ByteSource& src, const IdxHeader&
                               "gzip file can inflate to", src.name(), promise_text(h, what),
                               h.payload_bytes, file));
   }
-  std::vector<std::uint8_t> out(static_cast<std::size_t>(h.payload_bytes));
+  std::vector<std::uint8_t> out = detail::big_buffer(static_cast<std::size_t>(h.payload_bytes));
   std::size_t got = src.read(out.data(), out.size());
   if (got < out.size()) truncated(src, h, what, got);
   src.expect_end("header promises " + promise_text(h, what));
