@@ -1,0 +1,160 @@
+# example_descent with short settings (random search: 100 draws on 1000
+# images; descent on the same 1000; SGD on 10000 images for one epoch). This
+# one file does two jobs: included by tests/register_examples.cmake it
+# registers the test; run as `cmake -P descent.cmake -DEXE=... -DOUT=...` it
+# runs the program and checks what it prints and writes.
+if(NOT CMAKE_SCRIPT_MODE_FILE)
+  if(TARGET example_descent)
+    set(_descent_test "example: descent beats chance by random search, stops descent for the stated reason, shows batch noise and the learning-rate regimes")
+    add_test(NAME "${_descent_test}"
+      COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:example_descent>
+              -DOUT=${CMAKE_CURRENT_BINARY_DIR}/example_descent_out -P ${CMAKE_CURRENT_LIST_FILE})
+    set_tests_properties("${_descent_test}" PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1" TIMEOUT 120
+                                                       LABELS examples)
+  endif()
+  return()
+endif()
+
+# ---- script mode: run and check ------------------------------------------------
+file(REMOVE_RECURSE ${OUT})
+file(MAKE_DIRECTORY ${OUT})
+execute_process(
+  COMMAND ${EXE} --subset 1000 --trials 100 --gd-iters 300 --train 10000 --epochs 1 --out ${OUT}
+  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+message("${out}")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "example_descent exited with ${rc}: ${err}")
+endif()
+
+# A number printed with a fixed number of decimals, as an integer in units of
+# its last decimal ("0.1409" -> 1409), so that math(EXPR) can compare ratios.
+function(fixed_to_int text var)
+  string(REPLACE "." "" digits "${text}")
+  string(REGEX REPLACE "^0+([0-9])" "\\1" digits "${digits}")
+  set(${var} ${digits} PARENT_SCOPE)
+endfunction()
+
+# (a) Random search: the draws stay near ln 10 (tiny W), the best beats chance.
+if(NOT out MATCHES "training loss of the draws: best (2\\.[0-9]+), median [0-9.]+, worst ([0-9.]+) \\(ln 10 = 2\\.30259\\)")
+  message(FATAL_ERROR "no random-search loss summary")
+endif()
+if(NOT CMAKE_MATCH_1 LESS 2.30259)
+  message(FATAL_ERROR "the best random draw (${CMAKE_MATCH_1}) is not below ln 10")
+endif()
+if(NOT out MATCHES "random search test accuracy: ([0-9]+\\.[0-9])% \\(chance: 10\\.0%\\)")
+  message(FATAL_ERROR "no random-search test accuracy")
+endif()
+set(random_acc ${CMAKE_MATCH_1})
+if(random_acc LESS 11.0 OR random_acc GREATER 50.0)
+  message(FATAL_ERROR "random search should beat chance (10%) but stay far from descent: got ${random_acc}%")
+endif()
+
+# (b) Gradient descent: the budget run stops on max_iterations after exactly
+# 25 updates; the other stops on the tolerance, with an improvement below it.
+if(NOT out MATCHES "max_iter   25, tolerance 0\\.001: loss  \\[0\\] ([0-9.]+)[^\n]*\n +stopped after 25 updates: max_iterations")
+  message(FATAL_ERROR "the 25-update run did not stop on max_iterations after 25 updates")
+endif()
+set(start_loss ${CMAKE_MATCH_1})
+if(NOT out MATCHES "max_iter  300, tolerance 0\\.001: [^\n]*\n +stopped after ([0-9]+) updates: loss_tolerance \\(last improvement ([0-9.e+-]+)\\); loss ([0-9.]+), test accuracy ([0-9.]+)%")
+  message(FATAL_ERROR "the tolerance run did not stop on loss_tolerance")
+endif()
+set(gd_iters ${CMAKE_MATCH_1})
+set(gd_improvement ${CMAKE_MATCH_2})
+set(gd_loss ${CMAKE_MATCH_3})
+set(gd_acc ${CMAKE_MATCH_4})
+if(NOT gd_iters GREATER 25 OR NOT gd_iters LESS 300)
+  message(FATAL_ERROR "the tolerance stopped descent after ${gd_iters} updates, expected between 25 and 300")
+endif()
+if(NOT gd_improvement LESS 0.001)
+  message(FATAL_ERROR "stopped on the tolerance but the last improvement ${gd_improvement} is not below it")
+endif()
+if(NOT gd_loss LESS 0.6 OR NOT start_loss GREATER 2.0)
+  message(FATAL_ERROR "descent should take the loss from about 2.4 to below 0.6: ${start_loss} -> ${gd_loss}")
+endif()
+if(NOT gd_acc GREATER 70.0 OR NOT gd_acc GREATER random_acc)
+  message(FATAL_ERROR "descent's test accuracy ${gd_acc}% should exceed 70% and random search's ${random_acc}%")
+endif()
+
+# (c) One epoch visits every example once; the minibatch-loss noise falls as
+# 1/sqrt(batch): monotone, and batch 32 has 2-4x the noise of batch 256
+# (sqrt(8) = 2.83); with the same lr, fewer steps leave a higher loss.
+if(NOT out MATCHES "one epoch at batch 128: 79 batches, 10000 examples, each visited exactly once: yes")
+  message(FATAL_ERROR "one epoch did not visit each of the 10000 examples exactly once in 79 batches")
+endif()
+string(REGEX MATCHALL "\n +(32|64|128|256) +[0-9]+ +[0-9]\\.[0-9]+ +[0-9]\\.[0-9]+ +[0-9]\\.[0-9]+" rows "${out}")
+list(LENGTH rows n)
+if(NOT n EQUAL 4)
+  message(FATAL_ERROR "expected 4 rows in the batch-size table, found ${n}")
+endif()
+set(prev_noise 1000000)
+set(prev_loss 0)
+set(noises "")
+foreach(row IN LISTS rows)
+  string(REGEX MATCH "([0-9]+) +([0-9]+) +([0-9.]+) +([0-9.]+) +([0-9.]+)" _ "${row}")
+  fixed_to_int(${CMAKE_MATCH_3} noise)
+  fixed_to_int(${CMAKE_MATCH_5} loss)
+  if(NOT noise LESS prev_noise)
+    message(FATAL_ERROR "the noise does not fall with the batch size at row '${row}'")
+  endif()
+  if(NOT loss GREATER prev_loss)
+    message(FATAL_ERROR "the loss after one epoch should rise with the batch size (fewer steps) at row '${row}'")
+  endif()
+  set(prev_noise ${noise})
+  set(prev_loss ${loss})
+  list(APPEND noises ${noise})
+endforeach()
+list(GET noises 0 noise32)
+list(GET noises 3 noise256)
+math(EXPR low "2 * ${noise256}")
+math(EXPR high "4 * ${noise256}")
+if(noise32 LESS low OR noise32 GREATER high)
+  message(FATAL_ERROR "noise at batch 32 (${noise32}) should be 2-4x the noise at batch 256 (${noise256})")
+endif()
+
+# (d) The learning-rate table: final losses ordered good < high-ish < too low,
+# and too high ends above where it started.
+foreach(role "too high" "high-ish" "good" "too low")
+  string(REGEX REPLACE "[ -]" "_" key "${role}")  # before the match: it resets CMAKE_MATCH_n
+  if(NOT out MATCHES "\n +[0-9.e+-]+ +${role} +([0-9.]+) +([0-9.]+) +([0-9.]+)")
+    message(FATAL_ERROR "no row for the ${role} learning rate")
+  endif()
+  set(first_${key} ${CMAKE_MATCH_1})
+  set(final_${key} ${CMAKE_MATCH_2})
+endforeach()
+if(NOT final_too_high GREATER first_too_high)
+  message(FATAL_ERROR "the too-high learning rate should end above its first loss: ${first_too_high} -> ${final_too_high}")
+endif()
+if(NOT final_good LESS final_high_ish OR NOT final_high_ish LESS final_too_low)
+  message(FATAL_ERROR "expected final losses good (${final_good}) < high-ish (${final_high_ish}) < too low (${final_too_low})")
+endif()
+if(NOT final_too_low GREATER 1.5 OR NOT final_too_low LESS first_too_low)
+  message(FATAL_ERROR "the too-low learning rate should make slow progress: ${first_too_low} -> ${final_too_low}")
+endif()
+if(NOT out MATCHES "two-layer net 784-100-10 at lr 3: loss [0-9.]+ -> [0-9.e+]+ -> (inf|-?nan) at step [0-9]+; run stopped")
+  message(FATAL_ERROR "the two-layer net at lr 3 should blow up to Inf or NaN and stop")
+endif()
+
+# The pictures: complete SVG documents with one polyline per curve.
+function(check_svg file polylines)
+  if(NOT EXISTS ${OUT}/${file})
+    message(FATAL_ERROR "${file} was not written")
+  endif()
+  file(READ ${OUT}/${file} svg)
+  if(NOT svg MATCHES "^<\\?xml|^<svg" OR NOT svg MATCHES "</svg>[ \n]*$")
+    message(FATAL_ERROR "${file} is not a complete SVG document")
+  endif()
+  string(REGEX MATCHALL "<polyline" lines "${svg}")
+  list(LENGTH lines n)
+  if(NOT n EQUAL polylines)
+    message(FATAL_ERROR "${file} has ${n} polylines, expected ${polylines}")
+  endif()
+  foreach(needle IN LISTS ARGN)
+    string(FIND "${svg}" "${needle}" at)
+    if(at LESS 0)
+      message(FATAL_ERROR "${file} lacks '${needle}'")
+    endif()
+  endforeach()
+endfunction()
+check_svg(sgd-batch.svg 4 "batch 32: 313 steps" "batch 256: 40 steps" "examples seen")
+check_svg(lr-curves.svg 5 "lr 100 (too high)" "lr 3 (high-ish)" "lr 0.3 (good)" "lr 0.001 (too low)"
+          "Two-layer net 784-100-10, lr 3")
