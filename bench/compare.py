@@ -239,6 +239,9 @@ def write_markdown(args, peaks, runs, sweeps, hs, threads):
                          f"| {1e6 * r['sec_per_epoch'] / n:.1f} |")
             L.append("")
         L += explain(sweeps)
+    notes = os.path.join(REPO, "bench", "performance-notes.md")
+    if os.path.exists(notes):  # the analysis, written by hand against a run like this one
+        L += ["", open(notes).read().rstrip()]
     open(args.out, "w").write("\n".join(L) + "\n")
 
 

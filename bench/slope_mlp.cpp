@@ -108,7 +108,8 @@ int run_peak(const Args& a) {
     std::vector<float> A(static_cast<std::size_t>(n) * n, 0.5f), B(A), C(A.size());
     std::vector<double> rates;
     for (int trial = 0; trial < 7; ++trial) {
-      const int reps = std::max(1, (1 << 30) / (n * n * n) * 2);
+      // About 2 GFLOP per trial, at least one product.
+      const int reps = std::max(1, static_cast<int>(1e9 / (static_cast<double>(n) * n * n)));
       const auto t0 = clock_type::now();
       for (int r = 0; r < reps; ++r)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, A.data(), n, B.data(),

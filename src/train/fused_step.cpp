@@ -16,6 +16,7 @@
 
 #include "../blas.hpp"
 #include "../parallel.hpp"
+#include "../simd.hpp"
 #include "slope/error.hpp"
 #include "slope/fused.hpp"
 
@@ -277,23 +278,21 @@ FusedResult FusedStep<T>::run(const data::Dataset& data, std::span<const std::si
         const std::size_t size = p.size(), part = (size + threads - 1) / threads;
         const std::size_t lo = std::min(size, t * part), hi = std::min(size, lo + part);
         for (std::size_t u = 1; u < active; ++u) {
-          const T* other = which == 0 ? im.lanes[u].dw[l].data() : im.lanes[u].db[l].data();
+          const T* __restrict other = which == 0 ? im.lanes[u].dw[l].data() : im.lanes[u].db[l].data();
           for (std::size_t i = lo; i < hi; ++i) grad[i] += other[i];
         }
         if (which == 1 || reg == 0 || lambda == 0.0) continue;
-        const T* w = p.data();
+        const T* __restrict w = p.data();
         const T lam = static_cast<T>(lambda), two_l2 = static_cast<T>(2.0 * lambda * (reg == 3 ? beta : 1.0));
         double sq = 0.0, ab = 0.0;
-        if (reg != 2)
-          for (std::size_t i = lo; i < hi; ++i) {
-            sq += static_cast<double>(w[i]) * w[i];
-            grad[i] += two_l2 * w[i];
-          }
-        if (reg != 1)
-          for (std::size_t i = lo; i < hi; ++i) {
-            ab += std::abs(static_cast<double>(w[i]));
-            grad[i] += lam * sign(w[i]);
-          }
+        if (reg != 2) {  // L2 part: R += sum w^2, dR/dw = 2w
+          sq = detail::sum_squares(w + lo, hi - lo);
+          for (std::size_t i = lo; i < hi; ++i) grad[i] += two_l2 * w[i];
+        }
+        if (reg != 1) {  // L1 part: R += sum |w|, dR/dw = sign(w)
+          ab = detail::sum_abs(w + lo, hi - lo);
+          for (std::size_t i = lo; i < hi; ++i) grad[i] += lam * sign(w[i]);
+        }
         reg_sum += lambda * ((reg == 3 ? beta : 1.0) * sq + ab);
       }
     }
