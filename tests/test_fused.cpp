@@ -201,6 +201,36 @@ TEST_CASE("Small steps run on one thread and give the one-thread result", "[fuse
   CHECK(max_rel_diff(split.grads, one.grads) < 1e-4);
 }
 
+TEST_CASE("A parallel optimizer update is bitwise the same as step()", "[fused][optim]") {
+  const std::string name = GENERATE("sgd", "nesterov", "adagrad", "rmsprop", "adam", "adamw");
+  CAPTURE(name);
+  const data::Dataset set = pixel_set(40, 12, 4, 5);
+  const std::vector<std::size_t> idx = data::all_indices(40);
+  const data::Preprocess prep = data::fit_preprocess(set, idx);
+  train::Config c;
+  c.optimizer = name == "sgd" ? "momentum" : name;
+  c.weight_decay = 0.01;
+  Rng a(6), b(6);
+  nn::MLP<float> serial({12, 9, 4}, a), split({12, 9, 4}, b);
+  FusedStep<float> s1(serial, {.max_batch = 40, .threads = 2, .min_parallel_flops = 0});
+  FusedStep<float> s2(split, {.max_batch = 40, .threads = 2, .min_parallel_flops = 0});
+  const auto o1 = train::make_optimizer(c, serial.parameters());
+  const auto o2 = train::make_optimizer(c, split.parameters());
+  for (int step = 0; step < 5; ++step) {
+    Rng r1(step), r2(step);
+    s1.run(set, idx, prep, r1);
+    s2.run(set, idx, prep, r2);
+    o1->step();
+    s2.update(*o2);
+  }
+  for (std::size_t p = 0; p < serial.parameters().size(); ++p) {
+    const auto& x = serial.parameters()[p].value();
+    const auto& y = split.parameters()[p].value();
+    CHECK(std::equal(x.begin(), x.end(), y.begin()));
+  }
+  CHECK(o1->steps() == o2->steps());
+}
+
 TEST_CASE("The fused step rejects bad options and batches, naming them", "[fused][errors]") {
   Rng init(0);
   nn::MLP<float> model({4, 3}, init);

@@ -106,6 +106,20 @@ TEST_CASE("L-BFGS converges on Rosenbrock and says why it stopped", "[lbfgs]") {
   CHECK(r.stop != LBFGSStop::max_evaluations);
 }
 
+TEST_CASE("L-BFGS does not take a NaN gradient for a converged one", "[lbfgs]") {
+  // A loss whose gradient is NaN everywhere: before the fix, max |g| skipped
+  // the NaNs, read 0, and the run stopped at once as gradient_tolerance.
+  Tensor64 w = Tensor64({1.0, 2.0}).set_requires_grad();
+  LBFGS opt({w}, {.max_iter = 3});
+  const LBFGSResult r = opt.step([&] {
+    const Tensor64 loss = sum(sqrt(w - 5.0));  // sqrt of negatives: NaN, and NaN gradients
+    opt.zero_grad();
+    loss.backward();
+    return loss.item();
+  });
+  CHECK(r.stop != LBFGSStop::gradient_tolerance);
+}
+
 TEST_CASE("L-BFGS converges on full-batch softmax regression", "[lbfgs]") {
   Rng rng{7};
   Blobs data(rng, 1e-2);

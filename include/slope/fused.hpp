@@ -13,7 +13,8 @@
 //   - transposes are BLAS flags; bias + ReLU (+ dropout) and softmax +
 //     cross-entropy are one pass each; no gradient for the input;
 //   - the per-thread gradients are summed, with the regularizer's gradient, in
-//     parallel over parameter entries, straight into each parameter's grad;
+//     parallel over parameter entries, straight into each parameter's grad,
+//     and update() runs the optimizer's rule over the same slices in parallel;
 //   - nothing is allocated after the first step (a counting-allocator test
 //     holds it to that).
 // Results depend on the thread count (how rows are split changes how sums
@@ -28,6 +29,7 @@
 
 #include "slope/data.hpp"
 #include "slope/nn.hpp"
+#include "slope/optim/optimizer.hpp"
 #include "slope/rng.hpp"
 
 namespace slope::train {
@@ -71,6 +73,12 @@ class FusedStep {
   /// width differs from the model's input.
   FusedResult run(const data::Dataset& data, std::span<const std::size_t> indices,
                   const data::Preprocess& prep, Rng& dropout_rng);
+
+  /// Applies `optimizer`'s update to the gradients run() left, over the same
+  /// threads when the last step was split (begin_step, then each thread on a
+  /// slice of every parameter). Every rule is entry by entry, so the result is
+  /// bitwise that of optimizer.step().
+  void update(optim::Optimizer<T>& optimizer);
 
   /// The labels of the last batch run (for accuracy bookkeeping).
   std::span<const std::int32_t> labels() const;

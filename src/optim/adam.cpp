@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 #include <type_traits>
 
 namespace slope::optim {
@@ -76,18 +77,19 @@ Adam<T>::Adam(std::vector<TensorT<T>> params, AdamOptions o)
 }
 
 template <class T>
-void Adam<T>::step() {
+void Adam<T>::prepare() {
   this->ensure_buffers();
   ++this->step_;
   const auto& o = options_;
-  const auto [step_size, bc2_sqrt] = corrections(this->lr_, o.beta1, o.beta2, this->step_, o.bias_correction);
-  for (std::size_t i = 0; i < this->params_.size(); ++i) {
-    const T* g = this->grad_or_null(i);
-    if (!g) continue;
-    adam_update(this->params_[i].value().data(), g, m_[i].data(), v_[i].data(),
-                o.amsgrad ? v_max_[i].data() : nullptr, this->params_[i].size(), o.beta1, o.beta2,
-                o.eps, o.weight_decay, step_size, bc2_sqrt);
-  }
+  std::tie(step_size_, bc2_sqrt_) = corrections(this->lr_, o.beta1, o.beta2, this->step_, o.bias_correction);
+}
+
+template <class T>
+void Adam<T>::apply(std::size_t i, T* w, const T* g, std::size_t lo, std::size_t hi) {
+  const auto& o = options_;
+  adam_update(w + lo, g + lo, m_[i].data() + lo, v_[i].data() + lo,
+              o.amsgrad ? v_max_[i].data() + lo : nullptr, hi - lo, o.beta1, o.beta2, o.eps,
+              o.weight_decay, step_size_, bc2_sqrt_);
 }
 
 // ---- AdamW -----------------------------------------------------------------------
@@ -102,21 +104,20 @@ AdamW<T>::AdamW(std::vector<TensorT<T>> params, AdamWOptions o)
 }
 
 template <class T>
-void AdamW<T>::step() {
+void AdamW<T>::prepare() {
   this->ensure_buffers();
   ++this->step_;
+  std::tie(step_size_, bc2_sqrt_) = corrections(this->lr_, options_.beta1, options_.beta2, this->step_, true);
+}
+
+template <class T>
+void AdamW<T>::apply(std::size_t i, T* w, const T* g, std::size_t lo, std::size_t hi) {
   const auto& o = options_;
-  const auto [step_size, bc2_sqrt] = corrections(this->lr_, o.beta1, o.beta2, this->step_, true);
   const T shrink = static_cast<T>(1.0 - this->lr_ * o.weight_decay);
-  for (std::size_t i = 0; i < this->params_.size(); ++i) {
-    const T* g = this->grad_or_null(i);
-    if (!g) continue;
-    T* w = this->params_[i].value().data();
-    const std::size_t n = this->params_[i].size();
-    for (std::size_t j = 0; j < n; ++j) w[j] *= shrink;  // decoupled decay: w *= 1 - lr*wd, first
-    adam_update(w, g, m_[i].data(), v_[i].data(), o.amsgrad ? v_max_[i].data() : nullptr, n, o.beta1,
-                o.beta2, o.eps, 0.0, step_size, bc2_sqrt);
-  }
+  for (std::size_t j = lo; j < hi; ++j) w[j] *= shrink;  // decoupled decay: w *= 1 - lr*wd, first
+  adam_update(w + lo, g + lo, m_[i].data() + lo, v_[i].data() + lo,
+              o.amsgrad ? v_max_[i].data() + lo : nullptr, hi - lo, o.beta1, o.beta2, o.eps, 0.0,
+              step_size_, bc2_sqrt_);
 }
 
 template class Adam<float>;

@@ -18,23 +18,21 @@ AdaGrad<T>::AdaGrad(std::vector<TensorT<T>> params, AdaGradOptions o)
 }
 
 template <class T>
-void AdaGrad<T>::step() {
+void AdaGrad<T>::prepare() {
   this->ensure_buffers();
   ++this->step_;
-  const auto& o = options_;
   // lr_t = lr / (1 + (t - 1) * lr_decay)
-  const T clr = static_cast<T>(this->lr_ / (1.0 + static_cast<double>(this->step_ - 1) * o.lr_decay));
-  const T wd = static_cast<T>(o.weight_decay), eps = static_cast<T>(o.eps);
-  for (std::size_t i = 0; i < this->params_.size(); ++i) {
-    const T* g = this->grad_or_null(i);
-    if (!g) continue;
-    T* w = this->params_[i].value().data();
-    T* s = sum_sq_[i].data();
-    for (std::size_t j = 0, n = this->params_[i].size(); j < n; ++j) {
-      const T gj = g[j] + wd * w[j];
-      s[j] += gj * gj;                            // sum_sq += g^2
-      w[j] -= clr * (gj / (std::sqrt(s[j]) + eps));  // w -= lr_t * g / (sqrt(sum_sq) + eps)
-    }
+  clr_ = static_cast<T>(this->lr_ / (1.0 + static_cast<double>(this->step_ - 1) * options_.lr_decay));
+}
+
+template <class T>
+void AdaGrad<T>::apply(std::size_t i, T* w, const T* g, std::size_t lo, std::size_t hi) {
+  const T clr = clr_, wd = static_cast<T>(options_.weight_decay), eps = static_cast<T>(options_.eps);
+  T* s = sum_sq_[i].data();
+  for (std::size_t j = lo; j < hi; ++j) {
+    const T gj = g[j] + wd * w[j];
+    s[j] += gj * gj;                               // sum_sq += g^2
+    w[j] -= clr * (gj / (std::sqrt(s[j]) + eps));  // w -= lr_t * g / (sqrt(sum_sq) + eps)
   }
 }
 
@@ -53,35 +51,34 @@ RMSProp<T>::RMSProp(std::vector<TensorT<T>> params, RMSPropOptions o)
 }
 
 template <class T>
-void RMSProp<T>::step() {
+void RMSProp<T>::prepare() {
   this->ensure_buffers();
   ++this->step_;
+}
+
+template <class T>
+void RMSProp<T>::apply(std::size_t i, T* w, const T* g, std::size_t lo, std::size_t hi) {
   const auto& o = options_;
   const T lr = static_cast<T>(this->lr_), a = static_cast<T>(o.alpha), one_a = static_cast<T>(1.0 - o.alpha);
   const T wd = static_cast<T>(o.weight_decay), eps = static_cast<T>(o.eps), mu = static_cast<T>(o.momentum);
-  for (std::size_t i = 0; i < this->params_.size(); ++i) {
-    const T* g = this->grad_or_null(i);
-    if (!g) continue;
-    T* w = this->params_[i].value().data();
-    T* sq = grad_sq_[i].data();
-    T* avg = o.centered ? grad_avg_[i].data() : nullptr;
-    T* buf = o.momentum > 0.0 ? momentum_buffer_[i].data() : nullptr;
-    for (std::size_t j = 0, n = this->params_[i].size(); j < n; ++j) {
-      const T gj = g[j] + wd * w[j];
-      sq[j] = a * sq[j] + one_a * (gj * gj);  // grad_sq = alpha*grad_sq + (1 - alpha)*g^2
-      T d;
-      if (avg) {
-        avg[j] = a * avg[j] + one_a * gj;          // grad_avg = alpha*grad_avg + (1 - alpha)*g
-        d = std::sqrt(sq[j] - avg[j] * avg[j]) + eps;  // sqrt of the variance estimate, + eps
-      } else {
-        d = std::sqrt(sq[j]) + eps;                // eps after the square root (torch)
-      }
-      if (buf) {
-        buf[j] = mu * buf[j] + gj / d;             // buf = momentum*buf + g/d
-        w[j] -= lr * buf[j];
-      } else {
-        w[j] -= lr * (gj / d);                     // w -= lr * g / (sqrt(grad_sq) + eps)
-      }
+  T* sq = grad_sq_[i].data();
+  T* avg = o.centered ? grad_avg_[i].data() : nullptr;
+  T* buf = o.momentum > 0.0 ? momentum_buffer_[i].data() : nullptr;
+  for (std::size_t j = lo; j < hi; ++j) {
+    const T gj = g[j] + wd * w[j];
+    sq[j] = a * sq[j] + one_a * (gj * gj);  // grad_sq = alpha*grad_sq + (1 - alpha)*g^2
+    T d;
+    if (avg) {
+      avg[j] = a * avg[j] + one_a * gj;              // grad_avg = alpha*grad_avg + (1 - alpha)*g
+      d = std::sqrt(sq[j] - avg[j] * avg[j]) + eps;  // sqrt of the variance estimate, + eps
+    } else {
+      d = std::sqrt(sq[j]) + eps;                    // eps after the square root (torch)
+    }
+    if (buf) {
+      buf[j] = mu * buf[j] + gj / d;                 // buf = momentum*buf + g/d
+      w[j] -= lr * buf[j];
+    } else {
+      w[j] -= lr * (gj / d);                         // w -= lr * g / (sqrt(grad_sq) + eps)
     }
   }
 }

@@ -18,9 +18,14 @@ double dot(const Vec& a, const Vec& b) {
   for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
   return s;
 }
+// NaN if any entry is NaN (as torch's abs().max()): a NaN gradient must never
+// pass for a small one and stop the run as converged.
 double max_abs(const Vec& a) {
   double m = 0.0;
-  for (double x : a) m = std::max(m, std::abs(x));
+  for (double x : a) {
+    if (std::isnan(x)) return x;
+    m = std::max(m, std::abs(x));
+  }
   return m;
 }
 void axpy(double alpha, const Vec& x, Vec& y) {  // y += alpha * x

@@ -1,5 +1,6 @@
 #include "slope/optim/optimizer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -61,6 +62,25 @@ bool Optimizer<T>::ensure_buffers() {
     allocated = true;
   }
   return allocated;
+}
+
+template <class T>
+void Optimizer<T>::begin_step() {
+  grads_.resize(params_.size());  // allocates on the first step only
+  for (std::size_t i = 0; i < params_.size(); ++i) grads_[i] = grad_or_null(i);
+  prepare();
+}
+
+template <class T>
+void Optimizer<T>::update(std::size_t i, std::size_t lo, std::size_t hi) {
+  if (!grads_[i]) return;
+  apply(i, params_[i].value().data(), grads_[i], lo, std::min(hi, params_[i].size()));
+}
+
+template <class T>
+void Optimizer<T>::step() {
+  begin_step();
+  for (std::size_t i = 0; i < params_.size(); ++i) update(i, 0, params_[i].size());
 }
 
 template <class T>

@@ -18,36 +18,35 @@ SGD<T>::SGD(std::vector<TensorT<T>> params, SGDOptions o) : Optimizer<T>("SGD", 
 }
 
 template <class T>
-void SGD<T>::step() {
+void SGD<T>::prepare() {
+  first_ = this->ensure_buffers() || this->step_ == 0;  // v = g (or -lr*g) on the first step
+  ++this->step_;
+}
+
+template <class T>
+void SGD<T>::apply(std::size_t i, T* w, const T* g, std::size_t lo, std::size_t hi) {
   const auto& o = options_;
-  const bool first = this->ensure_buffers() || this->step_ == 0;
+  const bool first = first_;
   const T lr = static_cast<T>(this->lr_), wd = static_cast<T>(o.weight_decay);
   const T rho = static_cast<T>(o.momentum), keep = static_cast<T>(1.0 - o.dampening);
-  for (std::size_t i = 0; i < this->params_.size(); ++i) {
-    const T* g = this->grad_or_null(i);
-    if (!g) continue;
-    T* w = this->params_[i].value().data();
-    const std::size_t n = this->params_[i].size();
-    if (o.momentum == 0.0) {
-      for (std::size_t j = 0; j < n; ++j) w[j] -= lr * (g[j] + wd * w[j]);  // w -= lr * g
-      continue;
+  if (o.momentum == 0.0) {
+    for (std::size_t j = lo; j < hi; ++j) w[j] -= lr * (g[j] + wd * w[j]);  // w -= lr * g
+    return;
+  }
+  T* v = buffer_[i].data();
+  if (o.form == MomentumForm::velocity) {
+    for (std::size_t j = lo; j < hi; ++j) {
+      const T gj = wd != T(0) ? g[j] + wd * w[j] : g[j];
+      v[j] = first ? gj : rho * v[j] + keep * gj;  // v = rho*v + (1 - dampening)*g; v = g at first
+      w[j] -= lr * (o.nesterov ? gj + rho * v[j] : v[j]);  // nesterov: look-ahead gradient
     }
-    T* v = buffer_[i].data();
-    if (o.form == MomentumForm::velocity) {
-      for (std::size_t j = 0; j < n; ++j) {
-        const T gj = wd != T(0) ? g[j] + wd * w[j] : g[j];
-        v[j] = first ? gj : rho * v[j] + keep * gj;  // v = rho*v + (1 - dampening)*g; v = g at first
-        w[j] -= lr * (o.nesterov ? gj + rho * v[j] : v[j]);  // nesterov: look-ahead gradient
-      }
-    } else {
-      for (std::size_t j = 0; j < n; ++j) {
-        const T gj = wd != T(0) ? g[j] + wd * w[j] : g[j];
-        v[j] = first ? -lr * gj : rho * v[j] - lr * (keep * gj);  // v = rho*v - lr*g
-        w[j] += o.nesterov ? rho * v[j] - lr * gj : v[j];          // w += v
-      }
+  } else {
+    for (std::size_t j = lo; j < hi; ++j) {
+      const T gj = wd != T(0) ? g[j] + wd * w[j] : g[j];
+      v[j] = first ? -lr * gj : rho * v[j] - lr * (keep * gj);  // v = rho*v - lr*g
+      w[j] += o.nesterov ? rho * v[j] - lr * gj : v[j];          // w += v
     }
   }
-  ++this->step_;
 }
 
 template class SGD<float>;

@@ -106,6 +106,7 @@ struct FusedStep<T>::Impl {
   std::vector<std::int32_t> labels;
   std::vector<double> reg_parts;      // per thread
   std::size_t n = 0;                  // rows of the last batch
+  std::size_t split = 1;              // threads the last batch was split over
   detail::WorkerPool pool;
 
   explicit Impl(int threads) : pool(threads) {}
@@ -201,6 +202,7 @@ FusedResult FusedStep<T>::run(const data::Dataset& data, std::span<const std::si
   double flops = 0.0;
   for (std::size_t l = 0; l < L; ++l) flops += 4.0 * static_cast<double>(n * im.sizes[l] * im.sizes[l + 1]);
   const std::size_t threads = flops >= opt.min_parallel_flops ? im.lanes.size() : 1;
+  im.split = threads;
   const std::size_t block = (n + threads - 1) / threads;
   const T scale = T(1) / static_cast<T>(n);
 
@@ -331,6 +333,26 @@ FusedResult FusedStep<T>::collect(std::size_t n) const {
   r.data_loss /= static_cast<double>(n);
   for (double part : im.reg_parts) r.reg_loss += part;
   return r;
+}
+
+template <class T>
+void FusedStep<T>::update(optim::Optimizer<T>& optimizer) {
+  Impl& im = *impl_;
+  if (im.split <= 1) {
+    optimizer.step();
+    return;
+  }
+  optimizer.begin_step();
+  const std::size_t threads = im.lanes.size(), count = optimizer.parameters().size();
+  auto work = [&](int ti) {
+    const auto t = static_cast<std::size_t>(ti);
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::size_t size = optimizer.parameters()[i].size(), part = (size + threads - 1) / threads;
+      const std::size_t lo = std::min(size, t * part);
+      optimizer.update(i, lo, std::min(size, lo + part));
+    }
+  };
+  im.pool.run(work);
 }
 
 template class FusedStep<float>;

@@ -118,7 +118,8 @@ EpochStats Trainer::run_epoch(const BatchCallback& on_batch) {
     if (!std::isfinite(value)) diverged(idx, value);
     if (config_.clip_norm > 0.0) optim::clip_grad_norm(params, config_.clip_norm);
     optimizer_->set_lr(schedule_(step_));
-    optimizer_->step();
+    if (fused_) fused_->update(*optimizer_);  // the same rule, over the step's threads
+    else optimizer_->step();
     ++step_;
     // The update itself can overflow (a huge learning rate times a finite
     // gradient) while the loss that preceded it was finite. Stop here, so that

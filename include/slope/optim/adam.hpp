@@ -36,12 +36,14 @@ template <class T>
 class Adam final : public Optimizer<T> {
  public:
   explicit Adam(std::vector<TensorT<T>> params, AdamOptions options = {});
-  void step() override;
   std::string_view name() const override { return "Adam"; }
   const AdamOptions& options() const { return options_; }
 
  private:
+  void prepare() override;
+  void apply(std::size_t i, T* w, const T* g, std::size_t lo, std::size_t hi) override;
   AdamOptions options_;
+  double step_size_ = 0.0, bc2_sqrt_ = 1.0;  // this step's bias corrections
   std::vector<xt::xarray<T>> m_, v_, v_max_;
 };
 
@@ -63,12 +65,14 @@ template <class T>
 class AdamW final : public Optimizer<T> {
  public:
   explicit AdamW(std::vector<TensorT<T>> params, AdamWOptions options = {});
-  void step() override;
   std::string_view name() const override { return "AdamW"; }
   const AdamWOptions& options() const { return options_; }
 
  private:
+  void prepare() override;
+  void apply(std::size_t i, T* w, const T* g, std::size_t lo, std::size_t hi) override;
   AdamWOptions options_;
+  double step_size_ = 0.0, bc2_sqrt_ = 1.0;
   std::vector<xt::xarray<T>> m_, v_, v_max_;
 };
 

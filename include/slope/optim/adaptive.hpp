@@ -26,12 +26,14 @@ template <class T>
 class AdaGrad final : public Optimizer<T> {
  public:
   explicit AdaGrad(std::vector<TensorT<T>> params, AdaGradOptions options = {});
-  void step() override;
   std::string_view name() const override { return "AdaGrad"; }
   const AdaGradOptions& options() const { return options_; }
 
  private:
+  void prepare() override;
+  void apply(std::size_t i, T* w, const T* g, std::size_t lo, std::size_t hi) override;
   AdaGradOptions options_;
+  T clr_ = 0;  // this step's decayed lr
   std::vector<xt::xarray<T>> sum_sq_;
 };
 
@@ -56,11 +58,12 @@ template <class T>
 class RMSProp final : public Optimizer<T> {
  public:
   explicit RMSProp(std::vector<TensorT<T>> params, RMSPropOptions options = {});
-  void step() override;
   std::string_view name() const override { return "RMSProp"; }
   const RMSPropOptions& options() const { return options_; }
 
  private:
+  void prepare() override;
+  void apply(std::size_t i, T* w, const T* g, std::size_t lo, std::size_t hi) override;
   RMSPropOptions options_;
   std::vector<xt::xarray<T>> grad_sq_, grad_avg_, momentum_buffer_;
 };

@@ -50,7 +50,15 @@ class Optimizer {
 
   /// One update of every parameter that has a gradient; parameters without one
   /// (not reached by backward) are skipped and their state is left as it was.
-  virtual void step() = 0;
+  void step();
+  /// The same update in pieces, for callers that spread it over threads:
+  /// begin_step() once (checks the gradients, allocates the state on the first
+  /// call, advances the step count), then update(i, lo, hi) on entries [lo, hi)
+  /// of parameter i until every entry is covered exactly once, in any order and
+  /// from any thread (every rule here is entry by entry, so pieces never touch
+  /// the same memory). step() is begin_step() then update(i, 0, size) for all i.
+  void begin_step();
+  void update(std::size_t i, std::size_t lo, std::size_t hi);
   /// Zeroes every parameter's gradient (keeping its buffer).
   void zero_grad();
 
@@ -84,6 +92,11 @@ class Optimizer {
   /// The gradient of parameter i, or nullptr if it has none; ShapeError if its
   /// size differs from the value's.
   const T* grad_or_null(std::size_t i);
+  /// A subclass's per-step set-up: allocate state (ensure_buffers), advance
+  /// step_, compute the step's constants (bias corrections, decayed lr).
+  virtual void prepare() = 0;
+  /// The update rule on entries [lo, hi) of parameter i; w and g point at entry 0.
+  virtual void apply(std::size_t i, T* w, const T* g, std::size_t lo, std::size_t hi) = 0;
 
   std::vector<TensorT<T>> params_;
   double lr_;
@@ -94,6 +107,7 @@ class Optimizer {
     double init;
   };
   std::vector<Buffer> buffers_;
+  std::vector<const T*> grads_;  // this step's gradients, from begin_step (nullptr: none)
 };
 
 /// Rescales all gradients together so that their global L2 norm

@@ -37,12 +37,14 @@ template <class T>
 class SGD final : public Optimizer<T> {
  public:
   explicit SGD(std::vector<TensorT<T>> params, SGDOptions options = {});
-  void step() override;
   std::string_view name() const override { return "SGD"; }
   const SGDOptions& options() const { return options_; }
 
  private:
+  void prepare() override;
+  void apply(std::size_t i, T* w, const T* g, std::size_t lo, std::size_t hi) override;
   SGDOptions options_;
+  bool first_ = false;  // this step fills the momentum buffer instead of decaying it
   std::vector<xt::xarray<T>> buffer_;  // v (velocity form) or u (step form)
 };
 
