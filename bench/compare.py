@@ -254,7 +254,6 @@ def explain(sweeps):
     grow = h_hi["sec_per_epoch"] / h_lo["sec_per_epoch"]
     flop_grow = h_hi["hidden"] / h_lo["hidden"]
     b_lo, b_hi = bs[0], bs[-1]
-    best_b = min(bs, key=lambda r: r["sec_per_epoch"])
     n_rate = [per_ex(r) * 1e6 for r in ns]
     return [
         "### Why the curves have these shapes", "",
@@ -264,13 +263,12 @@ def explain(sweeps):
         "  that do not scale with H (gathering and normalising the 256 x 784 input block, the softmax over 10",
         "  classes, synchronising the two threads, and the small, inefficient H x 10 products) dominate, and",
         "  sgemm runs below its peak on thin matrices.",
-        f"- **Batch size.** An epoch does the same flops at every batch size, but small batches cost more: per",
-        f"  step there is a fixed overhead (thread hand-off, optimizer update over all {512 * 794 + 522:,} parameters,",
-        "  BLAS call set-up), and a block of 16 rows per thread is too thin for sgemm to reach its peak. Batch",
-        f"  {b_lo['batch']} takes {b_lo['sec_per_epoch']:.2f} s per epoch against {best_b['sec_per_epoch']:.2f} s at batch "
-        f"{best_b['batch']}; beyond that the curve is flat",
-        f"  ({b_hi['sec_per_epoch']:.2f} s at {b_hi['batch']}): the products are already large enough, and the optimizer",
-        "  runs fewer times but each step's arithmetic is the same.",
+        f"- **Batch size.** An epoch does the same flops at every batch size, but small batches cost more: each",
+        f"  step pays a fixed overhead (thread hand-offs, the optimizer update over all {512 * 794 + 522:,} parameters,",
+        "  BLAS call set-up), and a block of 16 rows per thread is too thin for sgemm to reach its peak. The time",
+        f"  falls from {b_lo['sec_per_epoch']:.2f} s per epoch at batch {b_lo['batch']} to {b_hi['sec_per_epoch']:.2f} s at {b_hi['batch']}, steeply up to",
+        "  a few hundred rows and slowly after: from there the products are large enough, and only the per-step",
+        "  overhead, paid fewer times, still shrinks.",
         f"- **Number of examples.** Time per epoch is linear in N: the cost per example stays at",
         f"  {min(n_rate):.1f}-{max(n_rate):.1f} us from N = {ns[0]['train_size']} to {ns[-1]['train_size']}. Nothing is cached across epochs",
         "  and the uint8 data set (47 MB at N = 60000) stays in memory, so there is no knee where the data",
