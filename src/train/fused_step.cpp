@@ -40,6 +40,15 @@ struct Lane {
 template <class T>
 T sign(T v) { return v > T(0) ? T(1) : (v < T(0) ? T(-1) : T(0)); }
 
+// Index of the first largest of c scores (nn::argmax_rows's rule).
+template <class T>
+std::size_t argmax(const T* row, std::size_t c) {
+  std::size_t best = 0;
+  for (std::size_t j = 1; j < c; ++j)
+    if (row[j] > row[best]) best = j;
+  return best;
+}
+
 // Softmax cross-entropy over the m rows of S (m x c): returns the summed loss,
 // writes G = (p - onehot(y)) * scale and counts argmax hits. Row log-sum-exps
 // in double, as the graph's op does.
@@ -50,9 +59,7 @@ double softmax_rows(const T* s, const std::int32_t* y, std::size_t m, std::size_
   for (std::size_t i = 0; i < m; ++i) {
     const T* row = s + i * c;
     T* gr = g + i * c;
-    std::size_t best = 0;
-    for (std::size_t j = 1; j < c; ++j)
-      if (row[j] > row[best]) best = j;
+    const std::size_t best = argmax(row, c);
     hits += static_cast<std::int32_t>(best) == y[i];
     const double mx = row[best];
     double sum = 0.0;
@@ -75,10 +82,7 @@ double svm_rows(const T* s, const std::int32_t* y, std::size_t m, std::size_t c,
   for (std::size_t i = 0; i < m; ++i) {
     const T* row = s + i * c;
     T* gr = g + i * c;
-    std::size_t best = 0;
-    for (std::size_t j = 1; j < c; ++j)
-      if (row[j] > row[best]) best = j;
-    hits += static_cast<std::int32_t>(best) == y[i];
+    hits += static_cast<std::int32_t>(argmax(row, c)) == y[i];
     const T sy = row[y[i]];
     T count = 0;
     for (std::size_t j = 0; j < c; ++j) {

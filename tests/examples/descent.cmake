@@ -4,14 +4,7 @@
 # registers the test; run as `cmake -P descent.cmake -DEXE=... -DOUT=...` it
 # runs the program and checks what it prints and writes.
 if(NOT CMAKE_SCRIPT_MODE_FILE)
-  if(TARGET example_descent)
-    set(_descent_test "example: descent beats chance by random search, stops descent for the stated reason, shows batch noise and the learning-rate regimes")
-    add_test(NAME "${_descent_test}"
-      COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:example_descent>
-              -DOUT=${CMAKE_CURRENT_BINARY_DIR}/example_descent_out -P ${CMAKE_CURRENT_LIST_FILE})
-    set_tests_properties("${_descent_test}" PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1" TIMEOUT 120
-                                                       LABELS examples)
-  endif()
+  slope_example_check(descent "descent beats chance by random search, stops descent for the stated reason, shows batch noise and the learning-rate regimes")
   return()
 endif()
 

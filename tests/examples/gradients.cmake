@@ -3,14 +3,7 @@
 # test; run as `cmake -DEXE=... -DOUT=... -P gradients.cmake` it runs the
 # program and checks what it prints and writes.
 if(NOT CMAKE_SCRIPT_MODE_FILE)
-  if(TARGET example_gradients)
-    set(_grad_test "example: gradients shows truncation against round-off, matches numerical and analytic gradients, catches a wrong backward, and finds no direction steeper than -grad")
-    add_test(NAME "${_grad_test}"
-      COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:example_gradients>
-              -DOUT=${CMAKE_CURRENT_BINARY_DIR}/example_gradients_out -P ${CMAKE_CURRENT_LIST_FILE})
-    set_tests_properties("${_grad_test}" PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1" TIMEOUT 120
-                                                    LABELS examples)
-  endif()
+  slope_example_check(gradients "gradients shows truncation against round-off, matches numerical and analytic gradients, catches a wrong backward, and finds no direction steeper than -grad")
   return()
 endif()
 

@@ -4,14 +4,7 @@
 # `cmake -P knn.cmake -DEXE=... -DOUT=...` it runs the program and checks what
 # it prints and writes.
 if(NOT CMAKE_SCRIPT_MODE_FILE)
-  if(TARGET example_knn)
-    set(_knn_test "example: knn chooses k and the distance on validation, scores the test set once, draws three SVGs")
-    add_test(NAME "${_knn_test}"
-      COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:example_knn>
-              -DOUT=${CMAKE_CURRENT_BINARY_DIR}/example_knn_out -P ${CMAKE_CURRENT_LIST_FILE})
-    set_tests_properties("${_knn_test}" PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1" TIMEOUT 120
-                                                   LABELS examples)
-  endif()
+  slope_example_check(knn "knn chooses k and the distance on validation, scores the test set once, draws three SVGs")
   return()
 endif()
 

@@ -4,20 +4,9 @@
 # registers the tests; run as `cmake -P linear_classifier.cmake -DEXE=...
 # -DOUT=... [-DCIFAR=ON]` it runs the program and checks what it prints and writes.
 if(NOT CMAKE_SCRIPT_MODE_FILE)
-  if(TARGET example_linear_classifier)
-    set(_lc_test "example: linear_classifier learns Fashion-MNIST, prints one image's scores, writes templates and regions")
-    add_test(NAME "${_lc_test}"
-      COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:example_linear_classifier>
-              -DOUT=${CMAKE_CURRENT_BINARY_DIR}/example_linear_classifier_out -P ${CMAKE_CURRENT_LIST_FILE})
-    set_tests_properties("${_lc_test}" PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1" TIMEOUT 120
-                                                  LABELS examples)
-    set(_lc_test "example: linear_classifier --cifar trains on CIFAR-10 batches and writes 32x32 RGB templates")
-    add_test(NAME "${_lc_test}"
-      COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:example_linear_classifier> -DCIFAR=ON
-              -DOUT=${CMAKE_CURRENT_BINARY_DIR}/example_linear_classifier_cifar -P ${CMAKE_CURRENT_LIST_FILE})
-    set_tests_properties("${_lc_test}" PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1" TIMEOUT 120
-                                                  LABELS examples)
-  endif()
+  slope_example_check(linear_classifier "linear_classifier learns Fashion-MNIST, prints one image's scores, writes templates and regions")
+  slope_example_check(linear_classifier "linear_classifier --cifar trains on CIFAR-10 batches and writes 32x32 RGB templates"
+                      OUT cifar_ DEFINES -DCIFAR=ON)
   return()
 endif()
 

@@ -4,14 +4,7 @@
 # the numbers it prints (against values worked out by hand, see
 # docs/tutorials/02-loss-functions.md) and the picture it writes.
 if(NOT CMAKE_SCRIPT_MODE_FILE)
-  if(TARGET example_losses)
-    set(_losses_test "example: losses prints the lecture's softmax and SVM numbers and draws both against the margin")
-    add_test(NAME "${_losses_test}"
-      COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:example_losses>
-              -DOUT=${CMAKE_CURRENT_BINARY_DIR}/example_losses_out -P ${CMAKE_CURRENT_LIST_FILE})
-    set_tests_properties("${_losses_test}" PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1" TIMEOUT 60
-                                                      LABELS examples)
-  endif()
+  slope_example_check(losses "losses prints the lecture's softmax and SVM numbers and draws both against the margin")
   return()
 endif()
 

@@ -6,13 +6,7 @@
 # The full 100-step run takes a fraction of a second, so the check uses it.
 
 if(NOT CMAKE_SCRIPT_MODE_FILE)
-  if(TARGET example_optimizers)
-    set(_optimizers_test "example: optimizers shows SGD slow, momentum rolling on, Adam's big uncorrected step")
-    add_test(NAME ${_optimizers_test}
-             COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:example_optimizers>
-                     -DOUT=${CMAKE_CURRENT_BINARY_DIR}/example_optimizers_out -P ${CMAKE_CURRENT_LIST_FILE})
-    set_tests_properties(${_optimizers_test} PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
-  endif()
+  slope_example_check(optimizers "optimizers shows SGD slow, momentum rolling on, Adam's big uncorrected step")
   return()
 endif()
 

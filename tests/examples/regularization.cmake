@@ -4,14 +4,7 @@
 # `cmake -DEXE=... -DOUT=... -P regularization.cmake` it runs the program and
 # checks what it prints and writes.
 if(NOT CMAKE_SCRIPT_MODE_FILE)
-  if(TARGET example_regularization)
-    set(_reg_test "example: regularization ranks the worked example, shows L1 sparsity, a validation peak in lambda and an overfitting polynomial")
-    add_test(NAME "${_reg_test}"
-      COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:example_regularization>
-              -DOUT=${CMAKE_CURRENT_BINARY_DIR}/example_regularization_out -P ${CMAKE_CURRENT_LIST_FILE})
-    set_tests_properties("${_reg_test}" PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1" TIMEOUT 120
-                                                   LABELS examples)
-  endif()
+  slope_example_check(regularization "regularization ranks the worked example, shows L1 sparsity, a validation peak in lambda and an overfitting polynomial")
   return()
 endif()
 

@@ -4,14 +4,7 @@
 # `cmake -P schedules.cmake -DEXE=... -DOUT=...` it runs the program and checks
 # what it prints and writes.
 if(NOT CMAKE_SCRIPT_MODE_FILE)
-  if(TARGET example_schedules)
-    set(_schedules_test "example: schedules match the lecture's formulas, decaying ones end below constant, the linear scaling rule holds")
-    add_test(NAME "${_schedules_test}"
-      COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:example_schedules>
-              -DOUT=${CMAKE_CURRENT_BINARY_DIR}/example_schedules_out -P ${CMAKE_CURRENT_LIST_FILE})
-    set_tests_properties("${_schedules_test}" PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1" TIMEOUT 120
-                                                         LABELS examples)
-  endif()
+  slope_example_check(schedules "schedules match the lecture's formulas, decaying ones end below constant, the linear scaling rule holds")
   return()
 endif()
 

@@ -9,13 +9,7 @@
 # program must say they were skipped. About 1 s (7 s with the sanitizers).
 
 if(NOT CMAKE_SCRIPT_MODE_FILE)
-  if(TARGET example_second_order)
-    set(_name "example: second_order shows Newton converging quadratically, the Hessian's cost and L-BFGS full batch against minibatch")
-    add_test(NAME "${_name}"
-             COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:example_second_order>
-                     -DOUT=${CMAKE_CURRENT_BINARY_DIR}/example_second_order_out -P ${CMAKE_CURRENT_LIST_FILE})
-    set_tests_properties("${_name}" PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1" TIMEOUT 120)
-  endif()
+  slope_example_check(second_order "second_order shows Newton converging quadratically, the Hessian's cost and L-BFGS full batch against minibatch")
   return()
 endif()
 

@@ -8,13 +8,7 @@
 # per class) per panel. About 1 s.
 
 if(NOT CMAKE_SCRIPT_MODE_FILE)
-  if(TARGET example_spiral)
-    set(_name "example: spiral shows linear below 60% and two-layer at 99% or more, and draws their decision regions")
-    add_test(NAME "${_name}"
-             COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:example_spiral>
-                     -DOUT=${CMAKE_CURRENT_BINARY_DIR}/example_spiral_out -P ${CMAKE_CURRENT_LIST_FILE})
-    set_tests_properties("${_name}" PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1" TIMEOUT 60)
-  endif()
+  slope_example_check(spiral "spiral shows linear below 60% and two-layer at 99% or more, and draws their decision regions")
   return()
 endif()
 
