@@ -10,6 +10,7 @@
 
 #include "slope/fused.hpp"
 #include "slope/gradcheck.hpp"
+#include "slope/optim.hpp"
 #include "slope/train.hpp"
 
 using namespace slope;
@@ -229,6 +230,21 @@ TEST_CASE("A parallel optimizer update is bitwise the same as step()", "[fused][
     CHECK(std::equal(x.begin(), x.end(), y.begin()));
   }
   CHECK(o1->steps() == o2->steps());
+}
+
+TEST_CASE("An optimizer step before the first run changes no weight", "[fused][optim]") {
+  // The gradient buffers the step creates start at zero, not uninitialised.
+  Rng init(8);
+  nn::MLP<float> model({6, 5, 3}, init);
+  std::vector<std::vector<float>> before;
+  for (const auto& p : model.parameters()) before.emplace_back(p.value().begin(), p.value().end());
+  FusedStep<float> step(model, {.max_batch = 4});
+  optim::SGD<float> sgd(model.parameters(), {.lr = 0.1});
+  sgd.step();
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    const auto& now = model.parameters()[i].value();
+    CHECK(std::equal(now.begin(), now.end(), before[i].begin()));
+  }
 }
 
 TEST_CASE("The fused step rejects bad options and batches, naming them", "[fused][errors]") {

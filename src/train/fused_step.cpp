@@ -168,12 +168,15 @@ FusedStep<T>::FusedStep(const nn::MLP<T>& model, FusedOptions o) : options_(std:
     im.W.push_back(layer.W);
     im.b.push_back(layer.b);
   }
-  // Every parameter gets a gradient buffer now; run() overwrites it each step.
+  // Every parameter gets a gradient buffer now (zeros, so an optimizer step
+  // before the first run() changes nothing); run() overwrites it each step.
   for (auto* group : {&im.W, &im.b})
     for (auto& p : *group) {
       auto& node = *p.node();
-      if (!node.has_grad || node.grad.shape() != node.value.shape())
+      if (!node.has_grad || node.grad.shape() != node.value.shape()) {
         node.grad = xt::xarray<T>::from_shape(node.value.shape());
+        node.grad.fill(T(0));
+      }
       node.has_grad = true;
     }
 
