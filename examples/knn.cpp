@@ -24,6 +24,7 @@
 
 #include <fmt/core.h>
 
+#include "example_args.hpp"
 #include "slope/data.hpp"
 #include "slope/error.hpp"
 #include "slope/knn.hpp"
@@ -47,34 +48,16 @@ struct Options {
 
 // "--key value" pairs; ValueError naming the bad argument.
 Options parse(int argc, char** argv) {
-  std::map<std::string, std::string> given;
-  for (int i = 1; i < argc; i += 2) {
-    const std::string key = argv[i];
-    if (key.rfind("--", 0) != 0 || i + 1 >= argc)
-      throw ValueError(fmt::format("expected --key value pairs, got '{}'", key));
-    given[key.substr(2)] = argv[i + 1];
-  }
+  examples::KeyValueArgs args(argc, argv);
   Options o;
-  // A whole number >= lo for --key, if given.
-  const auto number = [&](const std::string& key, auto& field, long long lo) {
-    if (!given.count(key)) return;
-    const std::string v = given[key];
-    given.erase(key);
-    std::size_t used = 0;
-    long long n = -1;
-    try { n = std::stoll(v, &used); } catch (const std::exception&) {}
-    if (n < lo || used != v.size())
-      throw ValueError(fmt::format("--{}: expected an integer >= {}, got '{}'", key, lo, v));
-    field = static_cast<std::remove_reference_t<decltype(field)>>(n);
-  };
-  number("train-size", o.train_size, 1);
-  number("val-size", o.val_size, 1);
-  number("test-size", o.test_size, 1);
-  number("kmax", o.kmax, 1);
-  number("seed", o.seed, 0);
-  for (auto [key, field] : {std::pair{"data-dir", &o.data_dir}, {"out", &o.out}})
-    if (given.count(key)) *field = given[key], given.erase(key);
-  if (!given.empty()) throw ValueError(fmt::format("unknown option --{}", given.begin()->first));
+  args.integer("train-size", o.train_size, 1);
+  args.integer("val-size", o.val_size, 1);
+  args.integer("test-size", o.test_size, 1);
+  args.integer("kmax", o.kmax, 1);
+  args.integer("seed", o.seed, 0);
+  args.path("data-dir", o.data_dir);
+  args.path("out", o.out);
+  args.finish();
   if (!std::filesystem::is_directory(o.out))
     throw ValueError(fmt::format("--out: '{}' is not a directory", o.out.string()));
   if (o.kmax > o.train_size)

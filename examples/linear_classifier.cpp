@@ -37,6 +37,7 @@
 
 #include <fmt/format.h>
 
+#include "example_args.hpp"
 #include "slope/data.hpp"
 #include "slope/error.hpp"
 #include "slope/loss.hpp"
@@ -63,36 +64,18 @@ struct Options {
 
 // "--key value" pairs; ValueError naming the bad argument.
 Options parse(int argc, char** argv) {
-  std::map<std::string, std::string> given;
-  for (int i = 1; i < argc; i += 2) {
-    const std::string key = argv[i];
-    if (key.rfind("--", 0) != 0 || i + 1 >= argc)
-      throw ValueError(fmt::format("expected --key value pairs, got '{}'", key));
-    given[key.substr(2)] = argv[i + 1];
-  }
+  examples::KeyValueArgs args(argc, argv);
   Options o;
-  // A number >= lo for --key, if given (whole when the field is).
-  const auto number = [&](const std::string& key, auto& field, double lo) {
-    if (!given.count(key)) return;
-    const std::string v = given[key];
-    given.erase(key);
-    std::size_t used = 0;
-    double x = -1;
-    try { x = std::stod(v, &used); } catch (const std::exception&) {}
-    using F = std::remove_reference_t<decltype(field)>;
-    if (!(x >= lo) || used != v.size() || (std::is_integral_v<F> && x != std::floor(x)))
-      throw ValueError(fmt::format("--{}: expected a number >= {}, got '{}'", key, lo, v));
-    field = static_cast<F>(x);
-  };
-  number("train-size", o.train_size, 1);
-  number("epochs", o.epochs, 1);
-  number("batch", o.batch, 1);
-  number("lr", o.lr, 0);
-  number("lambda", o.lambda, 0);
-  number("seed", o.seed, 0);
-  for (auto [key, field] : {std::pair{"data-dir", &o.data_dir}, {"cifar", &o.cifar}, {"out", &o.out}})
-    if (given.count(key)) *field = given[key], given.erase(key);
-  if (!given.empty()) throw ValueError(fmt::format("unknown option --{}", given.begin()->first));
+  args.integer("train-size", o.train_size, 1);
+  args.integer("epochs", o.epochs, 1);
+  args.integer("batch", o.batch, 1);
+  args.number("lr", o.lr, 0);
+  args.number("lambda", o.lambda, 0);
+  args.integer("seed", o.seed, 0);
+  args.path("data-dir", o.data_dir);
+  args.path("cifar", o.cifar);
+  args.path("out", o.out);
+  args.finish();
   if (!std::filesystem::is_directory(o.out))
     throw ValueError(fmt::format("--out: '{}' is not a directory", o.out.string()));
   return o;

@@ -33,6 +33,7 @@
 
 #include <fmt/format.h>
 
+#include "example_args.hpp"
 #include "slope/error.hpp"
 #include "slope/plot.hpp"
 #include "slope/schedule.hpp"
@@ -55,31 +56,14 @@ struct Options {
 
 // "--key value" pairs; ValueError naming the bad argument.
 Options parse(int argc, char** argv) {
-  std::map<std::string, std::string> given;
-  for (int i = 1; i < argc; i += 2) {
-    const std::string key = argv[i];
-    if (key.rfind("--", 0) != 0 || i + 1 >= argc)
-      throw ValueError(fmt::format("expected --key value pairs, got '{}'", key));
-    given[key.substr(2)] = argv[i + 1];
-  }
+  examples::KeyValueArgs args(argc, argv);
   Options o;
-  const auto number = [&](const std::string& key, auto& field, long long lo, long long hi) {
-    if (!given.count(key)) return;
-    const std::string v = given[key];
-    given.erase(key);
-    std::size_t used = 0;
-    long long n = lo - 1;
-    try { n = std::stoll(v, &used); } catch (const std::exception&) {}
-    if (n < lo || n > hi || used != v.size())
-      throw ValueError(fmt::format("--{}: expected an integer in [{}, {}], got '{}'", key, lo, hi, v));
-    field = static_cast<std::remove_reference_t<decltype(field)>>(n);
-  };
-  number("epochs", o.epochs, 2, 200);
-  number("train", o.train, 1200, 60000);
-  number("scaling-epochs", o.scaling_epochs, 1, 100);
-  number("seed", o.seed, 0, 1LL << 62);
-  if (given.count("out")) o.out = given["out"], given.erase("out");
-  if (!given.empty()) throw ValueError(fmt::format("unknown option --{}", given.begin()->first));
+  args.integer("epochs", o.epochs, 2, 200);
+  args.integer("train", o.train, 1200, 60000);
+  args.integer("scaling-epochs", o.scaling_epochs, 1, 100);
+  args.integer("seed", o.seed, 0, 1LL << 62);
+  args.path("out", o.out);
+  args.finish();
   return o;
 }
 
