@@ -18,4 +18,21 @@ inline void gemm(bool ta, bool tb, int m, int n, int k, double alpha, const doub
               k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+/// Sets OpenBLAS's thread count for its lifetime, then restores it: the row
+/// shards of a step each run single-threaded products side by side.
+class BlasThreads {
+ public:
+  explicit BlasThreads(int threads) : previous_(openblas_get_num_threads()) {
+    if (threads != previous_) openblas_set_num_threads(threads);
+  }
+  ~BlasThreads() {
+    if (openblas_get_num_threads() != previous_) openblas_set_num_threads(previous_);
+  }
+  BlasThreads(const BlasThreads&) = delete;
+  BlasThreads& operator=(const BlasThreads&) = delete;
+
+ private:
+  int previous_;
+};
+
 }  // namespace slope::detail

@@ -40,7 +40,7 @@ Shape unravel(std::size_t flat, const Shape& shape) {
 }
 
 void clear_grad(const Tensor64& t) {
-  t.node()->grad = xt::xarray<double>();
+  t.node()->grad = detail::empty_array<double>();
   t.node()->has_grad = false;
 }
 
@@ -107,8 +107,9 @@ GradcheckReport gradcheck(const std::function<Tensor64(const std::vector<Tensor6
   for (std::size_t k = 0; k < inputs.size(); ++k) {
     Tensor64 x = inputs[k];
     if (!x.requires_grad()) continue;
-    const xt::xarray<double> analytic =
-        x.has_grad() ? x.grad() : xt::xarray<double>(xt::zeros<double>(x.value().shape()));
+    const xt::xarray<double> analytic = x.has_grad()
+                                            ? xt::xarray<double>(x.grad())
+                                            : xt::xarray<double>(xt::zeros<double>(x.value().shape()));
     GradEntry worst;
     double worst_excess = -1.0;
     for (std::size_t i : entries_to_check(x.size(), o, rng)) {

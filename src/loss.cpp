@@ -24,16 +24,16 @@ TensorT<T> svm_loss(const TensorT<T>& scores, std::span<const std::int32_t> labe
 template <class T>
 TensorT<T> l2(const std::vector<TensorT<T>>& params) {
   if (params.empty()) return scalar<T>(T(0));
-  TensorT<T> r = sum(square(params[0]));  // R(W) = sum W^2
-  for (std::size_t i = 1; i < params.size(); ++i) r = r + sum(square(params[i]));
+  TensorT<T> r = sum_squares(params[0]);  // R(W) = sum W^2, one SIMD pass per tensor
+  for (std::size_t i = 1; i < params.size(); ++i) r = r + sum_squares(params[i]);
   return r;
 }
 
 template <class T>
 TensorT<T> l1(const std::vector<TensorT<T>>& params) {
   if (params.empty()) return scalar<T>(T(0));
-  TensorT<T> r = sum(abs(params[0]));  // R(W) = sum |W|
-  for (std::size_t i = 1; i < params.size(); ++i) r = r + sum(abs(params[i]));
+  TensorT<T> r = sum_abs(params[0]);  // R(W) = sum |W|
+  for (std::size_t i = 1; i < params.size(); ++i) r = r + sum_abs(params[i]);
   return r;
 }
 

@@ -27,7 +27,7 @@ Linear<T>::Linear(std::size_t in, std::size_t out, Rng& rng, Init init)
 
 template <class T>
 TensorT<T> Linear<T>::operator()(const TensorT<T>& x) const {
-  return matmul(x, W) + b;  // b broadcasts over the rows
+  return linear(x, W, b);  // x W + b in one gemm
 }
 
 template <class T>
@@ -91,7 +91,7 @@ std::vector<std::size_t> MLP<T>::sizes() const {
 }
 
 template <class T>
-std::vector<std::int32_t> argmax_rows(const xt::xarray<T>& scores) {
+std::vector<std::int32_t> argmax_rows(const Array<T>& scores) {
   if (scores.dimension() != 2)
     throw ShapeError("argmax_rows: scores must be 2-D (N, C)");
   const std::size_t n = scores.shape()[0], c = scores.shape()[1];
@@ -107,7 +107,7 @@ std::vector<std::int32_t> argmax_rows(const xt::xarray<T>& scores) {
 }
 
 template <class T>
-double accuracy(const xt::xarray<T>& scores, std::span<const std::int32_t> labels) {
+double accuracy(const Array<T>& scores, std::span<const std::int32_t> labels) {
   const auto pred = argmax_rows(scores);
   if (pred.size() != labels.size())
     throw ShapeError(fmt::format("accuracy: {} rows of scores for {} labels", pred.size(),
@@ -122,9 +122,9 @@ template class Linear<float>;
 template class Linear<double>;
 template class MLP<float>;
 template class MLP<double>;
-template std::vector<std::int32_t> argmax_rows<float>(const xt::xarray<float>&);
-template std::vector<std::int32_t> argmax_rows<double>(const xt::xarray<double>&);
-template double accuracy<float>(const xt::xarray<float>&, std::span<const std::int32_t>);
-template double accuracy<double>(const xt::xarray<double>&, std::span<const std::int32_t>);
+template std::vector<std::int32_t> argmax_rows<float>(const Array<float>&);
+template std::vector<std::int32_t> argmax_rows<double>(const Array<double>&);
+template double accuracy<float>(const Array<float>&, std::span<const std::int32_t>);
+template double accuracy<double>(const Array<double>&, std::span<const std::int32_t>);
 
 }  // namespace slope::nn

@@ -1,42 +1,107 @@
 // Internal helpers shared by the op implementations (not installed).
 #pragma once
 
-#include <functional>
+#include <cstring>
 #include <initializer_list>
+#include <span>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "parallel.hpp"
 #include "slope/tensor.hpp"
 
 namespace slope::detail {
 
 /// Throws NumericError if `a` holds NaN or Inf: "anomaly: <what> of <op> produced NaN".
 template <class T>
-void check_finite(const xt::xarray<T>& a, const char* op, const char* what);
+void check_finite(const Array<T>& a, const char* op, const char* what);
 
 /// Wraps a freshly computed value as the result of `op`. The node records its
-/// inputs and backward closure only when grad mode is on and some input needs
-/// a gradient; otherwise it is a plain constant and the closure is dropped.
+/// inputs, backward step and saved arrays only when grad mode is on and some
+/// input needs a gradient; otherwise it is a plain constant.
 template <class T>
-TensorT<T> make_result(const char* op, xt::xarray<T>&& value,
-                       std::initializer_list<const TensorT<T>*> inputs,
-                       std::function<void(Node<T>&)> backward);
+TensorT<T> make_result(const char* op, Array<T>&& value,
+                       std::initializer_list<const TensorT<T>*> inputs, Backward<T> backward,
+                       Saved<T>&& saved = {});
 
-/// Input i of an op's node, for use inside backward closures.
+/// Input i of an op's node, for use inside backward steps.
 template <class T>
 inline Node<T>& in(Node<T>& out, std::size_t i) {
-  return *out.inputs[i];
+  return *out.inputs[i].node;
 }
 
-/// Shape of an xtensor array as a slope::Shape.
+/// Shape of an array as a slope::Shape.
 template <class A>
 inline Shape shape_of(const A& a) {
   return Shape(a.shape().begin(), a.shape().end());
 }
 
+/// An uninitialised array of `shape` from the pool.
+template <class T, class S>
+inline Array<T> new_array(const S& shape) {
+  return Array<T>::from_shape(shape);
+}
+
+/// Whether two arrays have the same shape.
+template <class A, class B>
+inline bool shapes_equal(const A& a, const B& b) {
+  return std::equal(a.shape().begin(), a.shape().end(), b.shape().begin(), b.shape().end());
+}
+
 /// Normalises a possibly negative axis; ShapeError if out of range.
 std::size_t normalize_axis(int axis, std::size_t ndim, const char* op, const Shape& shape);
+
+/// Entries per part below which elementwise loops stay on one thread: about
+/// 30 microseconds of simple arithmetic, more than a hand-off costs.
+inline constexpr std::size_t kElementwiseGrain = 1 << 15;
+
+/// out[i] = f(i) for i in [0, n), in parallel when n is large.
+template <class F>
+void for_each_index(std::size_t n, F&& f) {
+  parallel_for(n, kElementwiseGrain, [&](std::size_t lo, std::size_t hi) {
+    for (std::size_t i = lo; i < hi; ++i) f(i);
+  });
+}
+
+/// Writes a share into a gradient target: dst = v when fresh, dst += v otherwise.
+/// `share(i)` gives entry i of the share; n entries, in parallel when large.
+template <class T, class F>
+void write_share(GradTarget<T> t, std::size_t n, F&& share) {
+  T* __restrict dst = t.data;
+  if (t.fresh)
+    for_each_index(n, [&](std::size_t i) { dst[i] = share(i); });
+  else
+    for_each_index(n, [&](std::size_t i) { dst[i] += share(i); });
+}
+
+// ---- the data-parallel step's gradient buffers ---------------------------------
+
+/// While a shard of a data-parallel step runs on a thread, the gradients of
+/// the step's parameters (leaves) go to the shard's own buffers instead of
+/// the shared nodes, so shards never write the same memory.
+template <class T>
+struct GradSink {
+  std::span<const Node<T>* const> nodes;  // the parameters
+  std::span<Array<T>* const> grads;       // one buffer per parameter, value-shaped
+  std::span<std::uint8_t> written;        // whether the buffer holds this shard's share yet
+};
+/// The calling thread's sink, or nullptr outside a shard.
+template <class T>
+GradSink<T>*& grad_sink();
+
+/// While a shard runs on a thread: the step's random key and where the
+/// shard's rows start in the whole batch. Random ops (dropout) draw from
+/// (key, number of the draw in this forward pass, position in the whole
+/// batch) instead of their Rng, so a step's masks do not depend on how its
+/// batch was split.
+struct ShardRows {
+  std::uint64_t key = 0;
+  std::size_t row_offset = 0;
+  std::uint64_t draws = 0;  // random ops run so far in this shard's forward pass
+};
+/// The calling thread's shard, or nullptr outside one.
+ShardRows*& shard_rows();
 
 }  // namespace slope::detail
 

@@ -1,29 +1,33 @@
-// Elementwise ops. Binary ops broadcast like NumPy; their backward closures
-// hand full-shape gradients to accumulate_grad, which sums them back down.
+// Elementwise ops. Binary ops broadcast like NumPy; a backward step writes an
+// operand's share straight into its gradient when the shapes agree, and hands
+// a full-shape share to accumulate_grad (which sums it down) when they do not.
+// Loops run over raw pointers and split over the threads when large.
 #include <algorithm>
 #include <cmath>
 
 #include <xtensor/xbroadcast.hpp>
 
-#include <xtensor/xmath.hpp>
-#include <xtensor/xoperation.hpp>
-
+#include "kernels.hpp"
 #include "op_support.hpp"
 #include "slope/ops.hpp"
 
 namespace slope {
 
 using detail::accumulate_grad;
+using detail::for_each_index;
+using detail::grad_target;
 using detail::in;
 using detail::make_result;
+using detail::new_array;
 using detail::Node;
+using detail::write_share;
 
 namespace {
 
 // True when b's entries repeat along the leading dimensions of a: b's shape,
 // after dropping leading 1s, is a suffix of a's (a bias row against a batch).
 template <class T>
-bool is_trailing_block(const xt::xarray<T>& a, const xt::xarray<T>& b) {
+bool is_trailing_block(const Array<T>& a, const Array<T>& b) {
   std::size_t lead = 0;
   while (lead < b.dimension() && b.shape()[lead] == 1) ++lead;
   const std::size_t rank = b.dimension() - lead;
@@ -37,27 +41,58 @@ bool is_trailing_block(const xt::xarray<T>& a, const xt::xarray<T>& b) {
 // meets (equal shapes, a scalar, a bias row against a batch); materialised
 // broadcasting for the rest.
 template <class T, class F>
-xt::xarray<T> zip(const xt::xarray<T>& a, const xt::xarray<T>& b, const Shape& shape, F f) {
-  xt::xarray<T> r = xt::xarray<T>::from_shape(shape);
-  T* o = r.data();
+Array<T> zip(const Array<T>& a, const Array<T>& b, const Shape& shape, F f) {
+  Array<T> r = new_array<T>(shape);
+  T* __restrict o = r.data();
   const T* pa = a.data();
   const T* pb = b.data();
   const std::size_t n = r.size();
   if (a.size() == n && b.size() == n) {
-    for (std::size_t i = 0; i < n; ++i) o[i] = f(pa[i], pb[i]);
+    for_each_index(n, [&](std::size_t i) { o[i] = f(pa[i], pb[i]); });
   } else if (b.size() == 1 && a.size() == n) {
-    for (std::size_t i = 0; i < n; ++i) o[i] = f(pa[i], pb[0]);
+    const T y = pb[0];
+    for_each_index(n, [&](std::size_t i) { o[i] = f(pa[i], y); });
   } else if (a.size() == 1 && b.size() == n) {
-    for (std::size_t i = 0; i < n; ++i) o[i] = f(pa[0], pb[i]);
+    const T x = pa[0];
+    for_each_index(n, [&](std::size_t i) { o[i] = f(x, pb[i]); });
   } else if (a.size() == n && b.size() > 0 && is_trailing_block(a, b)) {
     const std::size_t c = b.size();
-    for (std::size_t i = 0; i < n; i += c)
-      for (std::size_t j = 0; j < c; ++j) o[i + j] = f(pa[i + j], pb[j]);
+    detail::parallel_for(n / c, std::max<std::size_t>(1, detail::kElementwiseGrain / c),
+                         [&](std::size_t lo, std::size_t hi) {
+                           for (std::size_t r0 = lo; r0 < hi; ++r0)
+                             for (std::size_t j = 0; j < c; ++j)
+                               o[r0 * c + j] = f(pa[r0 * c + j], pb[j]);
+                         });
   } else {
-    const xt::xarray<T> ba = xt::broadcast(a, shape), bb = xt::broadcast(b, shape);
+    const Array<T> ba = xt::broadcast(a, shape), bb = xt::broadcast(b, shape);
     for (std::size_t i = 0; i < n; ++i) o[i] = f(ba.data()[i], bb.data()[i]);
   }
   return r;
+}
+
+// out = f(x) entry by entry.
+template <class T, class F>
+Array<T> map(const Array<T>& x, F f) {
+  Array<T> r = new_array<T>(x.shape());
+  T* __restrict o = r.data();
+  const T* __restrict p = x.data();
+  for_each_index(r.size(), [&](std::size_t i) { o[i] = f(p[i]); });
+  return r;
+}
+
+// Adds share(i), for the entries of a gradient of `out`'s shape, to input k:
+// in place when input k has out's shape, through a full-shape temporary
+// (summed down by accumulate_grad) when it was broadcast.
+template <class T, class F>
+void add_share(Node<T>& out, std::size_t k, F&& share) {
+  Node<T>& x = in(out, k);
+  if (!x.requires_grad) return;
+  const std::size_t n = out.grad.size();
+  if (detail::shapes_equal(x.value, out.grad)) return write_share(grad_target(x), n, share);
+  Array<T> g = new_array<T>(out.grad.shape());
+  T* __restrict dst = g.data();
+  for_each_index(n, [&](std::size_t i) { dst[i] = share(i); });
+  accumulate_grad(x, std::move(g));
 }
 
 }  // namespace
@@ -65,26 +100,35 @@ xt::xarray<T> zip(const xt::xarray<T>& a, const xt::xarray<T>& b, const Shape& s
 template <class T>
 TensorT<T> add(const TensorT<T>& a, const TensorT<T>& b) {
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), "add");
-  xt::xarray<T> r = zip(a.value(), b.value(), shape, [](T x, T y) { return x + y; });
+  Array<T> r = zip(a.value(), b.value(), shape, [](T x, T y) { return x + y; });
   return make_result<T>("add", std::move(r), {&a, &b}, [](Node<T>& out) {
     // d(a + b) = g for both operands.
-    for (std::size_t i = 0; i < 2; ++i)
-      if (in(out, i).requires_grad) accumulate_grad(in(out, i), out.grad);
+    const T* g = out.grad.data();
+    add_share(out, 0, [g](std::size_t i) { return g[i]; });
+    add_share(out, 1, [g](std::size_t i) { return g[i]; });
   });
 }
 
 template <class T>
 TensorT<T> mul(const TensorT<T>& a, const TensorT<T>& b) {
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), "mul");
-  xt::xarray<T> r = zip(a.value(), b.value(), shape, [](T x, T y) { return x * y; });
+  Array<T> r = zip(a.value(), b.value(), shape, [](T x, T y) { return x * y; });
   return make_result<T>("mul", std::move(r), {&a, &b}, [](Node<T>& out) {
-    // d(a * b) = g * b for a, g * a for b.
-    Node<T>& a = in(out, 0);
-    Node<T>& b = in(out, 1);
+    // d(a * b) = g * b for a, g * a for b (each broadcast to g's shape).
     const Shape shape = detail::shape_of(out.grad);
     const auto times = [](T x, T y) { return x * y; };
-    if (a.requires_grad) accumulate_grad(a, zip(out.grad, b.value, shape, times));
-    if (b.requires_grad) accumulate_grad(b, zip(out.grad, a.value, shape, times));
+    for (std::size_t k = 0; k < 2; ++k) {
+      Node<T>& x = in(out, k);
+      if (!x.requires_grad) continue;
+      const Array<T>& other = in(out, 1 - k).value;
+      if (detail::shapes_equal(x.value, out.grad) && detail::shapes_equal(other, out.grad)) {
+        const T* g = out.grad.data();
+        const T* v = other.data();
+        write_share(grad_target(x), out.grad.size(), [g, v](std::size_t i) { return g[i] * v[i]; });
+      } else {
+        accumulate_grad(x, zip(out.grad, other, shape, times));
+      }
+    }
   });
 }
 
@@ -102,73 +146,79 @@ TensorT<T> div(const TensorT<T>& a, const TensorT<T>& b) {
 
 template <class T>
 TensorT<T> neg(const TensorT<T>& x) {
-  xt::xarray<T> r = -x.value();
-  return make_result<T>("neg", std::move(r), {&x}, [](Node<T>& out) {
-    accumulate_grad(in(out, 0), xt::xarray<T>(-out.grad));
+  return make_result<T>("neg", map(x.value(), [](T v) { return -v; }), {&x}, [](Node<T>& out) {
+    const T* g = out.grad.data();
+    add_share(out, 0, [g](std::size_t i) { return -g[i]; });
   });
 }
 
 template <class T>
 TensorT<T> exp(const TensorT<T>& x) {
-  xt::xarray<T> r = xt::exp(x.value());
-  return make_result<T>("exp", std::move(r), {&x}, [](Node<T>& out) {
-    // d exp(x) = exp(x) g: reuse the output.
-    accumulate_grad(in(out, 0), xt::xarray<T>(out.grad * out.value));
-  });
+  return make_result<T>("exp", map(x.value(), [](T v) { return std::exp(v); }), {&x},
+                        [](Node<T>& out) {
+                          // d exp(x) = exp(x) g: reuse the output.
+                          const T* g = out.grad.data();
+                          const T* y = out.value.data();
+                          add_share(out, 0, [g, y](std::size_t i) { return g[i] * y[i]; });
+                        });
 }
 
 template <class T>
 TensorT<T> log(const TensorT<T>& x) {
-  xt::xarray<T> r = xt::log(x.value());
-  return make_result<T>("log", std::move(r), {&x}, [](Node<T>& out) {
-    accumulate_grad(in(out, 0), xt::xarray<T>(out.grad / in(out, 0).value));
-  });
+  return make_result<T>("log", map(x.value(), [](T v) { return std::log(v); }), {&x},
+                        [](Node<T>& out) {
+                          // d log(x) = g / x
+                          const T* g = out.grad.data();
+                          const T* v = in(out, 0).value.data();
+                          add_share(out, 0, [g, v](std::size_t i) { return g[i] / v[i]; });
+                        });
 }
 
 template <class T>
 TensorT<T> relu(const TensorT<T>& x) {
-  xt::xarray<T> r = xt::xarray<T>::from_shape(x.value().shape());
-  for (std::size_t i = 0; i < r.size(); ++i) r.data()[i] = std::max(x.data()[i], T(0));
-  return make_result<T>("relu", std::move(r), {&x}, [](Node<T>& out) {
-    // Passes g where the output is positive (the input was); 0 at the kink.
-    xt::xarray<T> g = xt::xarray<T>::from_shape(out.grad.shape());
-    for (std::size_t i = 0; i < g.size(); ++i)
-      g.data()[i] = out.value.data()[i] > T(0) ? out.grad.data()[i] : T(0);
-    accumulate_grad(in(out, 0), std::move(g));
-  });
+  return make_result<T>("relu", map(x.value(), [](T v) { return detail::relu_of(v); }), {&x},
+                        [](Node<T>& out) {
+                          // Passes g where the output is positive (the input was); 0 at the kink.
+                          const T* g = out.grad.data();
+                          const T* y = out.value.data();
+                          add_share(out, 0, [g, y](std::size_t i) { return detail::relu_grad(y[i], g[i]); });
+                        });
 }
 
 template <class T>
 TensorT<T> abs(const TensorT<T>& x) {
-  xt::xarray<T> r = xt::xarray<T>::from_shape(x.value().shape());
-  for (std::size_t i = 0; i < r.size(); ++i) r.data()[i] = std::abs(x.data()[i]);
-  return make_result<T>("abs", std::move(r), {&x}, [](Node<T>& out) {
-    // d|x| = sign(x) g, with sign(0) = 0.
-    accumulate_grad(in(out, 0), zip(out.grad, in(out, 0).value, detail::shape_of(out.grad),
-                                    [](T g, T v) { return v > T(0) ? g : (v < T(0) ? -g : T(0)); }));
-  });
+  return make_result<T>("abs", map(x.value(), [](T v) { return std::abs(v); }), {&x},
+                        [](Node<T>& out) {
+                          // d|x| = sign(x) g, with sign(0) = 0.
+                          const T* g = out.grad.data();
+                          const T* v = in(out, 0).value.data();
+                          add_share(out, 0, [g, v](std::size_t i) { return detail::abs_grad(v[i], g[i]); });
+                        });
 }
 
 template <class T>
 TensorT<T> pow(const TensorT<T>& x, Scalar<T> p) {
-  xt::xarray<T> r = xt::pow(x.value(), p);
-  return make_result<T>("pow", std::move(r), {&x}, [p](Node<T>& out) {
-    // d x^p = p x^(p-1) g
-    accumulate_grad(in(out, 0),
-                    xt::xarray<T>(out.grad * (p * xt::pow(in(out, 0).value, p - T(1)))));
-  });
+  return make_result<T>("pow", map(x.value(), [p](T v) { return std::pow(v, p); }), {&x},
+                        [p](Node<T>& out) {
+                          // d x^p = p x^(p-1) g
+                          const T* g = out.grad.data();
+                          const T* v = in(out, 0).value.data();
+                          add_share(out, 0, [g, v, p](std::size_t i) {
+                            return g[i] * (p * std::pow(v[i], p - T(1)));
+                          });
+                        });
 }
 
 template <class T>
 TensorT<T> square(const TensorT<T>& x) {
-  // A primitive rather than pow(x, 2): regularizers call it on every weight
-  // every step, and x * x is far cheaper than std::pow.
-  xt::xarray<T> r = zip(x.value(), x.value(), x.shape(), [](T a, T b) { return a * b; });
-  return make_result<T>("square", std::move(r), {&x}, [](Node<T>& out) {
-    // d x^2 = 2 x g
-    accumulate_grad(in(out, 0), zip(out.grad, in(out, 0).value, detail::shape_of(out.grad),
-                                    [](T g, T v) { return T(2) * v * g; }));
-  });
+  // A primitive rather than pow(x, 2): x * x is far cheaper than std::pow.
+  return make_result<T>("square", map(x.value(), [](T v) { return v * v; }), {&x},
+                        [](Node<T>& out) {
+                          // d x^2 = 2 x g
+                          const T* g = out.grad.data();
+                          const T* v = in(out, 0).value.data();
+                          add_share(out, 0, [g, v](std::size_t i) { return detail::square_grad(v[i], g[i]); });
+                        });
 }
 
 template <class T>
@@ -178,33 +228,20 @@ TensorT<T> sqrt(const TensorT<T>& x) {
 
 template <class T>
 TensorT<T> add_scalar(const TensorT<T>& x, Scalar<T> s) {
-  xt::xarray<T> r = x.value() + s;
-  return make_result<T>("add_scalar", std::move(r), {&x}, [](Node<T>& out) {
-    accumulate_grad(in(out, 0), out.grad);
-  });
+  return make_result<T>("add_scalar", map(x.value(), [s](T v) { return v + s; }), {&x},
+                        [](Node<T>& out) {
+                          const T* g = out.grad.data();
+                          add_share(out, 0, [g](std::size_t i) { return g[i]; });
+                        });
 }
 
 template <class T>
 TensorT<T> mul_scalar(const TensorT<T>& x, Scalar<T> s) {
-  xt::xarray<T> r = x.value() * s;
-  return make_result<T>("mul_scalar", std::move(r), {&x}, [s](Node<T>& out) {
-    accumulate_grad(in(out, 0), xt::xarray<T>(out.grad * s));
-  });
-}
-
-template <class T>
-TensorT<T> dropout(const TensorT<T>& x, double p, Rng& rng) {
-  if (!(p >= 0.0 && p < 1.0))
-    throw ValueError(fmt::format("dropout: p must be in [0, 1): got {}", p));
-  // mask = keep / (1 - p), kept for backward: d(x * mask) = g * mask.
-  xt::xarray<T> mask = xt::xarray<T>::from_shape(x.value().shape());
-  const T keep = static_cast<T>(1.0 / (1.0 - p));
-  for (auto& m : mask) m = rng.uniform() < p ? T(0) : keep;
-  xt::xarray<T> r = zip(x.value(), mask, x.shape(), [](T a, T b) { return a * b; });
-  return make_result<T>("dropout", std::move(r), {&x}, [mask = std::move(mask)](Node<T>& out) {
-    accumulate_grad(in(out, 0), zip(out.grad, mask, detail::shape_of(out.grad),
-                                    [](T a, T b) { return a * b; }));
-  });
+  return make_result<T>("mul_scalar", map(x.value(), [s](T v) { return v * s; }), {&x},
+                        [s](Node<T>& out) {
+                          const T* g = out.grad.data();
+                          add_share(out, 0, [g, s](std::size_t i) { return g[i] * s; });
+                        });
 }
 
 #define SLOPE_INSTANTIATE(T)                                                           \
@@ -221,8 +258,7 @@ TensorT<T> dropout(const TensorT<T>& x, double p, Rng& rng) {
   template TensorT<T> square<T>(const TensorT<T>&);                                    \
   template TensorT<T> sqrt<T>(const TensorT<T>&);                                      \
   template TensorT<T> add_scalar<T>(const TensorT<T>&, Scalar<T>);                     \
-  template TensorT<T> mul_scalar<T>(const TensorT<T>&, Scalar<T>);                     \
-  template TensorT<T> dropout<T>(const TensorT<T>&, double, Rng&);
+  template TensorT<T> mul_scalar<T>(const TensorT<T>&, Scalar<T>);
 SLOPE_FOR_EACH_DTYPE(SLOPE_INSTANTIATE)
 
 }  // namespace slope

@@ -1,50 +1,59 @@
-// matmul, transpose and reshape.
+// matmul, linear (the layer's fused product), transpose and reshape.
 #include <climits>
 
-#include <xtensor/xmanipulation.hpp>
-
 #include "blas.hpp"
+#include "kernels.hpp"
 #include "op_support.hpp"
 #include "slope/ops.hpp"
 
 namespace slope {
 
 using detail::accumulate_grad;
+using detail::grad_target;
 using detail::in;
 using detail::make_result;
+using detail::new_array;
 using detail::Node;
 
 namespace {
 
-// C(m, n) = op(A) op(B), with op(A) of shape (m, k); a fresh array.
+// Adds op(A) op(B), an (m, n) product with inner size k, to node's gradient:
+// straight into its buffer, with gemm's beta = 0 when the buffer is fresh and
+// beta = 1 when it already holds a share. No temporary.
 template <class T>
-xt::xarray<T> gemm_new(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k,
-                       const xt::xarray<T>& a, const xt::xarray<T>& b) {
-  xt::xarray<T> c = xt::xarray<T>::from_shape({m, n});
-  if (m == 0 || n == 0) return c;
+void add_product(Node<T>& node, bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k,
+                 const Array<T>& a, const Array<T>& b) {
+  const detail::GradTarget<T> t = grad_target(node);
+  if (m == 0 || n == 0) return;
   if (k == 0) {
-    c.fill(T(0));
-    return c;
-  }
-  const int lda = static_cast<int>(a.shape()[1]);
-  const int ldb = static_cast<int>(b.shape()[1]);
-  detail::gemm(ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), T(1),
-               a.data(), lda, b.data(), ldb, T(0), c.data(), static_cast<int>(n));
-  return c;
-}
-
-// Adds op(A) op(B), an (m, n) product, to node's gradient: straight into the
-// existing buffer with gemm's beta = 1 when there is one (the common case
-// after zero_grad), else through accumulate_grad.
-template <class T>
-void accumulate_product(Node<T>& node, bool ta, bool tb, std::size_t m, std::size_t n,
-                        std::size_t k, const xt::xarray<T>& a, const xt::xarray<T>& b) {
-  if (node.has_grad && !anomaly_enabled() && node.grad.size() == m * n && m && n && k) {
-    detail::gemm(ta, tb, int(m), int(n), int(k), T(1), a.data(), int(a.shape()[1]), b.data(),
-                 int(b.shape()[1]), T(1), node.grad.data(), int(n));
+    if (t.fresh) std::fill(t.data, t.data + m * n, T(0));
     return;
   }
-  accumulate_grad(node, gemm_new<T>(ta, tb, m, n, k, a, b));
+  detail::gemm(ta, tb, int(m), int(n), int(k), T(1), a.data(), int(a.shape()[1]), b.data(),
+               int(b.shape()[1]), t.fresh ? T(0) : T(1), t.data, int(n));
+}
+
+void check_blas_dims(const char* op, const Shape& a, const Shape& b) {
+  for (const Shape* s : {&a, &b})
+    for (std::size_t d : *s)
+      if (d > INT_MAX)
+        throw ShapeError(fmt::format("{}: dimensions exceed the BLAS limit: a is {}, b is {}", op,
+                                     to_string(a), to_string(b)));
+}
+
+// Column sums of the (m, n) array g, added to (or written into) a gradient of n
+// entries. Split over columns, so every entry is summed in one fixed order.
+template <class T>
+void add_column_sums(Node<T>& node, const T* g, std::size_t m, std::size_t n) {
+  const detail::GradTarget<T> t = grad_target(node);
+  detail::parallel_for(n, 64, [&](std::size_t lo, std::size_t hi) {
+    T* __restrict db = t.data;
+    if (t.fresh) std::fill(db + lo, db + hi, T(0));
+    for (std::size_t i = 0; i < m; ++i) {
+      const T* __restrict row = g + i * n;
+      for (std::size_t j = lo; j < hi; ++j) db[j] += row[j];
+    }
+  });
 }
 
 }  // namespace
@@ -58,18 +67,66 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) {
   if (b.shape()[0] != k)
     throw ShapeError(fmt::format("matmul: inner dimensions differ: a is {}, b is {}",
                                  to_string(a.shape()), to_string(b.shape())));
-  if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
-    throw ShapeError(fmt::format("matmul: dimensions exceed the BLAS limit: a is {}, b is {}",
-                                 to_string(a.shape()), to_string(b.shape())));
-  xt::xarray<T> c = gemm_new<T>(false, false, m, n, k, a.value(), b.value());
+  check_blas_dims("matmul", a.shape(), b.shape());
+  Array<T> c = new_array<T>(Shape{m, n});
+  if (k == 0) c.fill(T(0));
+  else if (m && n)
+    detail::gemm(false, false, int(m), int(n), int(k), T(1), a.data(), int(k), b.data(), int(n),
+                 T(0), c.data(), int(n));
   return make_result<T>("matmul", std::move(c), {&a, &b}, [](Node<T>& out) {
     const Node<T>& A = in(out, 0);
     const Node<T>& B = in(out, 1);
     const std::size_t m = A.value.shape()[0], k = A.value.shape()[1], n = B.value.shape()[1];
-    // dA = dC B^T  (m, k);  dB = A^T dC  (k, n). Only for inputs that need it:
-    // the input batch never gets a dX.
-    if (A.requires_grad) accumulate_product(in(out, 0), false, true, m, k, n, out.grad, B.value);
-    if (B.requires_grad) accumulate_product(in(out, 1), true, false, k, n, m, A.value, out.grad);
+    // dA = dC B^T  (m, k);  dB = A^T dC  (k, n), the transposes as gemm flags.
+    // Only for inputs that need it: the input batch never gets a dX.
+    if (A.requires_grad) add_product(in(out, 0), false, true, m, k, n, out.grad, B.value);
+    if (B.requires_grad) add_product(in(out, 1), true, false, k, n, m, A.value, out.grad);
+  });
+}
+
+template <class T>
+TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& W, const TensorT<T>& b, Activation act) {
+  if (x.dim() != 2 || W.dim() != 2)
+    throw ShapeError(fmt::format("linear: x and W must be 2-D: x is {}, W is {}",
+                                 to_string(x.shape()), to_string(W.shape())));
+  const std::size_t m = x.shape()[0], k = x.shape()[1], n = W.shape()[1];
+  if (W.shape()[0] != k)
+    throw ShapeError(fmt::format("linear: x's columns differ from W's rows: x is {}, W is {}",
+                                 to_string(x.shape()), to_string(W.shape())));
+  if (b.dim() != 1 || b.shape()[0] != n)
+    throw ShapeError(fmt::format("linear: b must have one entry per column of W: W is {}, b is {}",
+                                 to_string(W.shape()), to_string(b.shape())));
+  check_blas_dims("linear", x.shape(), W.shape());
+  // y = act(x W + b): the bias rows are gemm's beta = 1 input, the activation
+  // one pass over the result.
+  Array<T> y = new_array<T>(Shape{m, n});
+  T* __restrict out = y.data();
+  const T* bias = b.data();
+  detail::parallel_for(m, std::max<std::size_t>(1, detail::kElementwiseGrain / std::max<std::size_t>(n, 1)),
+                       [&](std::size_t lo, std::size_t hi) {
+                         for (std::size_t i = lo; i < hi; ++i) std::copy_n(bias, n, out + i * n);
+                       });
+  if (m && n && k)
+    detail::gemm(false, false, int(m), int(n), int(k), T(1), x.data(), int(k), W.data(), int(n),
+                 T(1), out, int(n));
+  if (act == Activation::relu)
+    detail::for_each_index(m * n, [out](std::size_t i) { out[i] = detail::relu_of(out[i]); });
+  return make_result<T>(act == Activation::relu ? "linear_relu" : "linear", std::move(y), {&x, &W, &b},
+                        [act](Node<T>& out) {
+    const Node<T>& X = in(out, 0);
+    const Node<T>& Wn = in(out, 1);
+    const std::size_t m = X.value.shape()[0], k = X.value.shape()[1], n = Wn.value.shape()[1];
+    // G = dL/d(x W + b): through the relu first, in place (out.grad is this
+    // node's own and is freed right after).
+    if (act == Activation::relu) {
+      T* g = out.grad.data();
+      const T* yv = out.value.data();
+      detail::for_each_index(m * n, [g, yv](std::size_t i) { g[i] = detail::relu_grad(yv[i], g[i]); });
+    }
+    // dW = x^T G (k, n), db = colsum(G) (n), dx = G W^T (m, k).
+    if (Wn.requires_grad) add_product(in(out, 1), true, false, k, n, m, X.value, out.grad);
+    if (in(out, 2).requires_grad) add_column_sums(in(out, 2), out.grad.data(), m, n);
+    if (X.requires_grad) add_product(in(out, 0), false, true, m, k, n, out.grad, Wn.value);
   });
 }
 
@@ -77,9 +134,16 @@ template <class T>
 TensorT<T> transpose(const TensorT<T>& x) {
   if (x.dim() != 2)
     throw ShapeError(fmt::format("transpose: expects a 2-D tensor: x is {}", to_string(x.shape())));
-  xt::xarray<T> r = xt::transpose(x.value());
-  return make_result<T>("transpose", std::move(r), {&x}, [](Node<T>& out) {
-    accumulate_grad(in(out, 0), xt::xarray<T>(xt::transpose(out.grad)));
+  const std::size_t r = x.shape()[0], c = x.shape()[1];
+  Array<T> t = new_array<T>(Shape{c, r});
+  for (std::size_t i = 0; i < r; ++i)
+    for (std::size_t j = 0; j < c; ++j) t.data()[j * r + i] = x.data()[i * c + j];
+  return make_result<T>("transpose", std::move(t), {&x}, [](Node<T>& out) {
+    // The gradient is transposed back: entry (i, j) of x gets g(j, i).
+    const std::size_t c = out.value.shape()[0], r = out.value.shape()[1];
+    const T* g = out.grad.data();
+    detail::write_share(grad_target(in(out, 0)), r * c,
+                        [g, r, c](std::size_t f) { return g[(f % c) * r + f / c]; });
   });
 }
 
@@ -88,18 +152,20 @@ TensorT<T> reshape(const TensorT<T>& x, const Shape& shape) {
   if (numel(shape) != x.size())
     throw ShapeError(fmt::format("reshape: cannot reshape {} ({} entries) into {} ({} entries)",
                                  to_string(x.shape()), x.size(), to_string(shape), numel(shape)));
-  xt::xarray<T> r = x.value();
-  r.reshape(shape);
+  Array<T> r = new_array<T>(shape);
+  std::copy_n(x.data(), x.size(), r.data());
   return make_result<T>("reshape", std::move(r), {&x}, [](Node<T>& out) {
-    xt::xarray<T> g = out.grad;
-    g.reshape(in(out, 0).value.shape());
-    accumulate_grad(in(out, 0), std::move(g));
+    // The same entries in the same order: the gradient passes through flat.
+    const T* g = out.grad.data();
+    detail::write_share(grad_target(in(out, 0)), out.grad.size(), [g](std::size_t i) { return g[i]; });
   });
 }
 
-#define SLOPE_INSTANTIATE(T)                                              \
-  template TensorT<T> matmul<T>(const TensorT<T>&, const TensorT<T>&);    \
-  template TensorT<T> transpose<T>(const TensorT<T>&);                    \
+#define SLOPE_INSTANTIATE(T)                                                                 \
+  template TensorT<T> matmul<T>(const TensorT<T>&, const TensorT<T>&);                       \
+  template TensorT<T> linear<T>(const TensorT<T>&, const TensorT<T>&, const TensorT<T>&,     \
+                                Activation);                                                 \
+  template TensorT<T> transpose<T>(const TensorT<T>&);                                       \
   template TensorT<T> reshape<T>(const TensorT<T>&, const Shape&);
 SLOPE_FOR_EACH_DTYPE(SLOPE_INSTANTIATE)
 

@@ -1,74 +1,128 @@
-// Reductions: sum and mean over everything or along an axis, max along an axis.
+// Reductions: sum and mean over everything or along an axis, max along an
+// axis, and the regularizers' fused sums of squares and absolute values.
 // An axis splits the array into (outer, n, inner) blocks; loops run over those.
+// Sums over everything accumulate in double, in blocks of fixed size per
+// thread, combined in a fixed order: the same input gives the same bits.
 #include <algorithm>
+#include <climits>
 
+#include "kernels.hpp"
 #include "op_support.hpp"
+#include "simd.hpp"
 #include "slope/ops.hpp"
+#include "slope/runtime.hpp"
 
 namespace slope {
 
 using detail::accumulate_grad;
+using detail::grad_target;
 using detail::in;
 using detail::make_result;
+using detail::new_array;
 using detail::Node;
+using detail::write_share;
 
 namespace {
 
 struct AxisSplit {
   std::size_t outer = 1, n = 1, inner = 1;
-  Shape reduced;  // shape of the result
 };
 
-AxisSplit split_axis(const Shape& shape, std::size_t axis, bool keepdims) {
+AxisSplit split_axis(const Shape& shape, std::size_t axis, bool keepdims, Shape& reduced) {
   AxisSplit s;
+  reduced.clear();
   for (std::size_t d = 0; d < shape.size(); ++d) {
     if (d < axis) s.outer *= shape[d];
     if (d > axis) s.inner *= shape[d];
-    if (d != axis) s.reduced.push_back(shape[d]);
-    else if (keepdims) s.reduced.push_back(1);
+    if (d != axis) reduced.push_back(shape[d]);
+    else if (keepdims) reduced.push_back(1);
   }
   s.n = shape[axis];
   return s;
 }
 
-// The gradient of a reduced array, copied back along the reduced axis.
-template <class T>
-xt::xarray<T> expand_along(const xt::xarray<T>& g, const Shape& shape, const AxisSplit& s) {
-  xt::xarray<T> r = xt::xarray<T>::from_shape(shape);
-  T* dst = r.data();
-  for (std::size_t o = 0; o < s.outer; ++o)
-    for (std::size_t j = 0; j < s.n; ++j)
-      std::copy_n(g.data() + o * s.inner, s.inner, dst + (o * s.n + j) * s.inner);
-  return r;
+// sum over i of f(x, i0, i1) for the n entries of x, in parallel parts whose
+// partial sums (double) are added in part order.
+template <class T, class F>
+double parallel_sum(const T* x, std::size_t n, F&& part_sum) {
+  const std::size_t grain = detail::kElementwiseGrain;
+  const std::size_t parts = detail::parallel_part_count(n, grain);
+  if (parts <= 1) return part_sum(x, n);
+  double partial[kMaxThreads] = {};
+  detail::parallel_for_parts(n, grain, [&](std::size_t t, std::size_t lo, std::size_t hi) {
+    partial[t] = part_sum(x + lo, hi - lo);
+  });
+  double total = 0.0;
+  for (std::size_t p = 0; p < parts; ++p) total += partial[p];
+  return total;
 }
 
 }  // namespace
 
 template <class T>
 TensorT<T> sum(const TensorT<T>& x) {
-  T total = T(0);
-  for (T v : x.value()) total += v;
-  return make_result<T>("sum", xt::xarray<T>(total), {&x}, [](Node<T>& out) {
-    xt::xarray<T> g = xt::xarray<T>::from_shape(in(out, 0).value.shape());
-    g.fill(out.grad());
-    accumulate_grad(in(out, 0), std::move(g));
+  const double total = parallel_sum(x.data(), x.size(), [](const T* p, std::size_t n) {
+    return detail::simd_sum(p, n, [](auto v) { return v; }, [](T v) { return v; });
+  });
+  return make_result<T>("sum", Array<T>(static_cast<T>(total)), {&x}, [](Node<T>& out) {
+    const T g = out.grad();
+    write_share(grad_target(in(out, 0)), in(out, 0).value.size(), [g](std::size_t) { return g; });
+  });
+}
+
+template <class T>
+TensorT<T> sum_squares(const TensorT<T>& x) {
+  const double total = parallel_sum(x.data(), x.size(), [](const T* p, std::size_t n) {
+    return detail::sum_squares(p, n);
+  });
+  return make_result<T>("sum_squares", Array<T>(static_cast<T>(total)), {&x}, [](Node<T>& out) {
+    // d sum x^2 = 2 x g, straight into x's gradient.
+    const T g = out.grad();
+    const T* v = in(out, 0).value.data();
+    write_share(grad_target(in(out, 0)), in(out, 0).value.size(),
+                [g, v](std::size_t i) { return detail::square_grad(v[i], g); });
+  });
+}
+
+template <class T>
+TensorT<T> sum_abs(const TensorT<T>& x) {
+  const double total = parallel_sum(x.data(), x.size(), [](const T* p, std::size_t n) {
+    return detail::sum_abs(p, n);
+  });
+  return make_result<T>("sum_abs", Array<T>(static_cast<T>(total)), {&x}, [](Node<T>& out) {
+    // d sum |x| = sign(x) g.
+    const T g = out.grad();
+    const T* v = in(out, 0).value.data();
+    write_share(grad_target(in(out, 0)), in(out, 0).value.size(),
+                [g, v](std::size_t i) { return detail::abs_grad(v[i], g); });
   });
 }
 
 template <class T>
 TensorT<T> sum(const TensorT<T>& x, int axis, bool keepdims) {
   const Shape shape = x.shape();
-  const AxisSplit s = split_axis(shape, detail::normalize_axis(axis, shape.size(), "sum", shape),
-                                 keepdims);
-  xt::xarray<T> r = xt::zeros<T>(s.reduced);
+  Shape reduced;
+  const AxisSplit s =
+      split_axis(shape, detail::normalize_axis(axis, shape.size(), "sum", shape), keepdims, reduced);
+  Array<T> r = new_array<T>(reduced);
+  r.fill(T(0));
   const T* src = x.data();
-  for (std::size_t o = 0; o < s.outer; ++o)
-    for (std::size_t j = 0; j < s.n; ++j)
-      for (std::size_t i = 0; i < s.inner; ++i)
-        r.data()[o * s.inner + i] += src[(o * s.n + j) * s.inner + i];
+  T* dst = r.data();
+  // Parallel over the outer blocks: each output entry is summed by one thread,
+  // in the order of the axis.
+  detail::parallel_for(s.outer, std::max<std::size_t>(1, detail::kElementwiseGrain / std::max<std::size_t>(1, s.n * s.inner)),
+                       [&](std::size_t lo, std::size_t hi) {
+                         for (std::size_t o = lo; o < hi; ++o)
+                           for (std::size_t j = 0; j < s.n; ++j)
+                             for (std::size_t i = 0; i < s.inner; ++i)
+                               dst[o * s.inner + i] += src[(o * s.n + j) * s.inner + i];
+                       });
   return make_result<T>("sum", std::move(r), {&x}, [s](Node<T>& out) {
-    accumulate_grad(in(out, 0),
-                    expand_along(out.grad, detail::shape_of(in(out, 0).value), s));
+    // The gradient of each output entry is copied back along the reduced axis.
+    const T* g = out.grad.data();
+    write_share(grad_target(in(out, 0)), s.outer * s.n * s.inner, [g, s](std::size_t f) {
+      return g[(f / (s.n * s.inner)) * s.inner + f % s.inner];
+    });
   });
 }
 
@@ -89,33 +143,42 @@ TensorT<T> mean(const TensorT<T>& x, int axis, bool keepdims) {
 template <class T>
 TensorT<T> max(const TensorT<T>& x, int axis, bool keepdims) {
   const Shape shape = x.shape();
-  const AxisSplit s = split_axis(shape, detail::normalize_axis(axis, shape.size(), "max", shape),
-                                 keepdims);
+  Shape reduced;
+  const AxisSplit s =
+      split_axis(shape, detail::normalize_axis(axis, shape.size(), "max", shape), keepdims, reduced);
   if (s.n == 0) throw ShapeError("max: reduced axis is empty: x is " + to_string(shape));
-  xt::xarray<T> r = xt::xarray<T>::from_shape(s.reduced);
-  std::vector<std::size_t> arg(s.outer * s.inner);  // position j of the first maximum
+  if (s.n > static_cast<std::size_t>(INT32_MAX))
+    throw ShapeError("max: reduced axis is too long: x is " + to_string(shape));
+  Array<T> r = new_array<T>(reduced);
+  Array<std::int32_t> arg = new_array<std::int32_t>(reduced);  // position j of the first maximum
   const T* src = x.data();
   for (std::size_t o = 0; o < s.outer; ++o)
     for (std::size_t i = 0; i < s.inner; ++i) {
       std::size_t best = 0;
       for (std::size_t j = 1; j < s.n; ++j)
         if (src[(o * s.n + j) * s.inner + i] > src[(o * s.n + best) * s.inner + i]) best = j;
-      arg[o * s.inner + i] = best;
+      arg.data()[o * s.inner + i] = static_cast<std::int32_t>(best);
       r.data()[o * s.inner + i] = src[(o * s.n + best) * s.inner + i];
     }
-  return make_result<T>("max", std::move(r), {&x}, [s, arg = std::move(arg)](Node<T>& out) {
+  detail::Saved<T> saved;
+  saved.index = std::move(arg);
+  return make_result<T>("max", std::move(r), {&x}, [s](Node<T>& out) {
     // The gradient flows to the maximal entry only.
-    xt::xarray<T> g = xt::zeros<T>(in(out, 0).value.shape());
-    for (std::size_t o = 0; o < s.outer; ++o)
-      for (std::size_t i = 0; i < s.inner; ++i)
-        g.data()[(o * s.n + arg[o * s.inner + i]) * s.inner + i] = out.grad.data()[o * s.inner + i];
-    accumulate_grad(in(out, 0), std::move(g));
-  });
+    const T* g = out.grad.data();
+    const std::int32_t* arg = out.saved.index.data();
+    write_share(grad_target(in(out, 0)), s.outer * s.n * s.inner, [g, arg, s](std::size_t f) {
+      const std::size_t o = f / (s.n * s.inner), j = (f / s.inner) % s.n, i = f % s.inner;
+      const std::size_t k = o * s.inner + i;
+      return static_cast<std::size_t>(arg[k]) == j ? g[k] : T(0);
+    });
+  }, std::move(saved));
 }
 
 #define SLOPE_INSTANTIATE(T)                                        \
   template TensorT<T> sum<T>(const TensorT<T>&);                    \
   template TensorT<T> sum<T>(const TensorT<T>&, int, bool);         \
+  template TensorT<T> sum_squares<T>(const TensorT<T>&);            \
+  template TensorT<T> sum_abs<T>(const TensorT<T>&);                \
   template TensorT<T> mean<T>(const TensorT<T>&);                   \
   template TensorT<T> mean<T>(const TensorT<T>&, int, bool);        \
   template TensorT<T> max<T>(const TensorT<T>&, int, bool);

@@ -1,16 +1,19 @@
 // Ops along the last axis: softmax, log_softmax, the fused softmax
-// cross-entropy loss, and gathering one entry per row.
+// cross-entropy loss, and gathering one entry per row. Rows are independent,
+// so every loop splits over rows when there are enough of them.
 #include <algorithm>
 #include <cmath>
 
 #include "op_support.hpp"
 #include "slope/ops.hpp"
+#include "slope/runtime.hpp"
 
 namespace slope {
 
-using detail::accumulate_grad;
+using detail::grad_target;
 using detail::in;
 using detail::make_result;
+using detail::new_array;
 using detail::Node;
 
 namespace {
@@ -24,9 +27,15 @@ std::pair<std::size_t, std::size_t> rows_cols(const TensorT<T>& x, const char* o
   return {c == 0 ? 0 : x.size() / c, c};
 }
 
+// Rows per part of a row loop: enough rows for about kElementwiseGrain entries.
+std::size_t row_grain(std::size_t c) {
+  return std::max<std::size_t>(1, detail::kElementwiseGrain / std::max<std::size_t>(1, 4 * c));
+}
+
 // log(sum(exp(row))) computed stably: max + log(sum(exp(row - max))).
 // Returned in double: rounded to float, an lse near 200 would carry an error
-// of ~1e-5, which x - lse would pass on to every softmax output.
+// of ~1e-5, which x - lse would pass on to every softmax output. A row whose
+// maximum is +-Inf or NaN returns that maximum (no Inf - Inf).
 template <class T>
 double log_sum_exp(const T* row, std::size_t c) {
   const double m = *std::max_element(row, row + c);
@@ -48,57 +57,77 @@ void check_labels(std::span<const std::int32_t> labels, std::size_t n, std::size
       throw ValueError(fmt::format("{}: label {} at row {} is outside [0, {})", op, labels[i], i, c));
 }
 
+Array<std::int32_t> copy_labels(std::span<const std::int32_t> labels) {
+  Array<std::int32_t> y = new_array<std::int32_t>(Shape{labels.size()});
+  std::copy(labels.begin(), labels.end(), y.data());
+  return y;
+}
+
 }  // namespace
 
 template <class T>
 TensorT<T> softmax(const TensorT<T>& x) {
   const auto [rows, c] = rows_cols(x, "softmax");
-  xt::xarray<T> p = xt::xarray<T>::from_shape(x.value().shape());
-  for (std::size_t r = 0; r < rows; ++r) {
-    const T* xr = x.data() + r * c;
-    const double lse = log_sum_exp(xr, c);
-    for (std::size_t j = 0; j < c; ++j)
-      p.data()[r * c + j] = static_cast<T>(std::exp(static_cast<double>(xr[j]) - lse));
-  }
+  Array<T> p = new_array<T>(x.value().shape());
+  detail::parallel_for(rows, row_grain(c), [&, c = c](std::size_t lo, std::size_t hi) {
+    for (std::size_t r = lo; r < hi; ++r) {
+      const T* xr = x.data() + r * c;
+      const double lse = log_sum_exp(xr, c);
+      for (std::size_t j = 0; j < c; ++j)
+        p.data()[r * c + j] = static_cast<T>(std::exp(static_cast<double>(xr[j]) - lse));
+    }
+  });
   return make_result<T>("softmax", std::move(p), {&x}, [](Node<T>& out) {
     // dx = p * (g - sum(g * p)) row by row.
     const std::size_t c = out.value.shape().back();
     const std::size_t rows = c == 0 ? 0 : out.value.size() / c;
-    xt::xarray<T> g = xt::xarray<T>::from_shape(out.value.shape());
-    for (std::size_t r = 0; r < rows; ++r) {
-      const T* pr = out.value.data() + r * c;
-      const T* gr = out.grad.data() + r * c;
-      T dot = T(0);
-      for (std::size_t j = 0; j < c; ++j) dot += gr[j] * pr[j];
-      for (std::size_t j = 0; j < c; ++j) g.data()[r * c + j] = pr[j] * (gr[j] - dot);
-    }
-    accumulate_grad(in(out, 0), std::move(g));
+    const detail::GradTarget<T> t = grad_target(in(out, 0));
+    detail::parallel_for(rows, row_grain(c), [&](std::size_t lo, std::size_t hi) {
+      for (std::size_t r = lo; r < hi; ++r) {
+        const T* pr = out.value.data() + r * c;
+        const T* gr = out.grad.data() + r * c;
+        T* dst = t.data + r * c;
+        T dot = T(0);
+        for (std::size_t j = 0; j < c; ++j) dot += gr[j] * pr[j];
+        for (std::size_t j = 0; j < c; ++j) {
+          const T share = pr[j] * (gr[j] - dot);
+          dst[j] = t.fresh ? share : dst[j] + share;
+        }
+      }
+    });
   });
 }
 
 template <class T>
 TensorT<T> log_softmax(const TensorT<T>& x) {
   const auto [rows, c] = rows_cols(x, "log_softmax");
-  xt::xarray<T> y = xt::xarray<T>::from_shape(x.value().shape());
-  for (std::size_t r = 0; r < rows; ++r) {
-    const T* xr = x.data() + r * c;
-    const double lse = log_sum_exp(xr, c);
-    for (std::size_t j = 0; j < c; ++j)
-      y.data()[r * c + j] = static_cast<T>(static_cast<double>(xr[j]) - lse);
-  }
+  Array<T> y = new_array<T>(x.value().shape());
+  detail::parallel_for(rows, row_grain(c), [&, c = c](std::size_t lo, std::size_t hi) {
+    for (std::size_t r = lo; r < hi; ++r) {
+      const T* xr = x.data() + r * c;
+      const double lse = log_sum_exp(xr, c);
+      for (std::size_t j = 0; j < c; ++j)
+        y.data()[r * c + j] = static_cast<T>(static_cast<double>(xr[j]) - lse);
+    }
+  });
   return make_result<T>("log_softmax", std::move(y), {&x}, [](Node<T>& out) {
     // dx = g - softmax(x) * sum(g), with softmax(x) = exp(output).
     const std::size_t c = out.value.shape().back();
     const std::size_t rows = c == 0 ? 0 : out.value.size() / c;
-    xt::xarray<T> g = xt::xarray<T>::from_shape(out.value.shape());
-    for (std::size_t r = 0; r < rows; ++r) {
-      const T* yr = out.value.data() + r * c;
-      const T* gr = out.grad.data() + r * c;
-      T total = T(0);
-      for (std::size_t j = 0; j < c; ++j) total += gr[j];
-      for (std::size_t j = 0; j < c; ++j) g.data()[r * c + j] = gr[j] - std::exp(yr[j]) * total;
-    }
-    accumulate_grad(in(out, 0), std::move(g));
+    const detail::GradTarget<T> t = grad_target(in(out, 0));
+    detail::parallel_for(rows, row_grain(c), [&](std::size_t lo, std::size_t hi) {
+      for (std::size_t r = lo; r < hi; ++r) {
+        const T* yr = out.value.data() + r * c;
+        const T* gr = out.grad.data() + r * c;
+        T* dst = t.data + r * c;
+        T total = T(0);
+        for (std::size_t j = 0; j < c; ++j) total += gr[j];
+        for (std::size_t j = 0; j < c; ++j) {
+          const T share = gr[j] - std::exp(yr[j]) * total;
+          dst[j] = t.fresh ? share : dst[j] + share;
+        }
+      }
+    });
   });
 }
 
@@ -114,32 +143,48 @@ TensorT<T> softmax_cross_entropy(const TensorT<T>& scores, std::span<const std::
                                  to_string(scores.shape())));
   check_labels(labels, n, c, op, "scores", scores.shape());
   // L = 1/N sum_i (log sum_j exp(s_ij) - s_iy). The row log-sum-exps are kept
-  // for backward, where p = exp(s - lse) is rebuilt without a second max pass.
-  std::vector<double> lse(n);
+  // (in double) for backward, where p = exp(s - lse) is rebuilt without a
+  // second max pass; per-part loss sums are added in part order.
+  detail::Saved<T> saved;
+  saved.wide = new_array<double>(Shape{n});
+  saved.index = copy_labels(labels);
+  double* lse = saved.wide.data();
+  const std::int32_t* y = saved.index.data();
+  double partial[kMaxThreads] = {};
+  detail::parallel_for_parts(n, row_grain(c), [&](std::size_t part, std::size_t lo, std::size_t hi) {
+    double total = 0.0;
+    for (std::size_t i = lo; i < hi; ++i) {
+      const T* row = scores.data() + i * c;
+      lse[i] = log_sum_exp(row, c);
+      total += lse[i] - static_cast<double>(row[y[i]]);
+    }
+    partial[part] = total;
+  });
   double total = 0.0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const T* row = scores.data() + i * c;
-    lse[i] = log_sum_exp(row, c);
-    total += lse[i] - static_cast<double>(row[labels[i]]);
-  }
-  std::vector<std::int32_t> y(labels.begin(), labels.end());
+  for (double p : partial) total += p;
   return make_result<T>(
-      op, xt::xarray<T>(static_cast<T>(total / static_cast<double>(n))), {&scores},
-      [lse = std::move(lse), y = std::move(y)](Node<T>& out) {
+      op, Array<T>(static_cast<T>(total / static_cast<double>(n))), {&scores},
+      [](Node<T>& out) {
         // dL/ds = (p - onehot(y)) / N, scaled by the incoming gradient.
         const Node<T>& s = in(out, 0);
         const std::size_t n = s.value.shape()[0], c = s.value.shape()[1];
         const T scale = out.grad() / static_cast<T>(n);
-        xt::xarray<T> g = xt::xarray<T>::from_shape({n, c});
-        for (std::size_t i = 0; i < n; ++i) {
-          const T* row = s.value.data() + i * c;
-          T* gr = g.data() + i * c;
-          for (std::size_t j = 0; j < c; ++j)
-            gr[j] = static_cast<T>(std::exp(static_cast<double>(row[j]) - lse[i])) * scale;
-          gr[y[i]] -= scale;
-        }
-        accumulate_grad(in(out, 0), std::move(g));
-      });
+        const double* lse = out.saved.wide.data();
+        const std::int32_t* y = out.saved.index.data();
+        const detail::GradTarget<T> t = grad_target(in(out, 0));
+        detail::parallel_for(n, row_grain(c), [&](std::size_t lo, std::size_t hi) {
+          for (std::size_t i = lo; i < hi; ++i) {
+            const T* row = s.value.data() + i * c;
+            T* dst = t.data + i * c;
+            for (std::size_t j = 0; j < c; ++j) {
+              T share = static_cast<T>(std::exp(static_cast<double>(row[j]) - lse[i])) * scale;
+              if (static_cast<std::int32_t>(j) == y[i]) share -= scale;
+              dst[j] = t.fresh ? share : dst[j] + share;
+            }
+          }
+        });
+      },
+      std::move(saved));
 }
 
 template <class T>
@@ -148,15 +193,19 @@ TensorT<T> gather(const TensorT<T>& x, std::span<const std::int32_t> labels) {
     throw ShapeError(fmt::format("gather: x must be 2-D (N, C): x is {}", to_string(x.shape())));
   const std::size_t n = x.shape()[0], c = x.shape()[1];
   check_labels(labels, n, c, "gather", "x", x.shape());
-  xt::xarray<T> r = xt::xarray<T>::from_shape({n});
+  Array<T> r = new_array<T>(Shape{n});
   for (std::size_t i = 0; i < n; ++i) r.data()[i] = x.data()[i * c + labels[i]];
-  std::vector<std::int32_t> y(labels.begin(), labels.end());
-  return make_result<T>("gather", std::move(r), {&x}, [y = std::move(y)](Node<T>& out) {
+  detail::Saved<T> saved;
+  saved.index = copy_labels(labels);
+  return make_result<T>("gather", std::move(r), {&x}, [](Node<T>& out) {
+    // Each row's gradient goes to the gathered column; the rest get 0.
     const std::size_t c = in(out, 0).value.shape()[1];
-    xt::xarray<T> g = xt::zeros<T>(in(out, 0).value.shape());
-    for (std::size_t i = 0; i < y.size(); ++i) g.data()[i * c + y[i]] = out.grad.data()[i];
-    accumulate_grad(in(out, 0), std::move(g));
-  });
+    const T* g = out.grad.data();
+    const std::int32_t* y = out.saved.index.data();
+    detail::write_share(grad_target(in(out, 0)), in(out, 0).value.size(), [g, y, c](std::size_t f) {
+      return static_cast<std::size_t>(y[f / c]) == f % c ? g[f / c] : T(0);
+    });
+  }, std::move(saved));
 }
 
 #define SLOPE_INSTANTIATE(T)                                                                     \

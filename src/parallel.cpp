@@ -1,7 +1,10 @@
 #include "parallel.hpp"
 
+#include <memory>
 #include <stdexcept>
 #include <utility>
+
+#include <cblas.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -84,6 +87,53 @@ void WorkerPool::dispatch(void* ctx, Trampoline call) {
   if (mine) std::rethrow_exception(mine);
   for (auto& e : errors_)
     if (e) std::rethrow_exception(std::exchange(e, nullptr));
+}
+
+namespace {
+
+thread_local bool g_in_region = false;
+
+struct Team {
+  std::mutex resize;
+  std::unique_ptr<WorkerPool> pool;
+};
+
+Team& team() {
+  static Team* t = new Team;  // never destroyed: workers must not outlive their pool at exit
+  return *t;
+}
+
+}  // namespace
+
+std::mutex& run_lock() {
+  static std::mutex* m = new std::mutex;
+  return *m;
+}
+
+WorkerPool& thread_pool() {
+  Team& t = team();
+  std::lock_guard lock(t.resize);
+  if (!t.pool) t.pool = std::make_unique<WorkerPool>(std::max(1, openblas_get_num_threads()));
+  return *t.pool;
+}
+
+void resize_thread_pool(int threads) {
+  Team& t = team();
+  std::lock_guard run(run_lock());  // no loop may be using the old team
+  std::lock_guard lock(t.resize);
+  if (t.pool && t.pool->size() == threads) return;
+  t.pool.reset();
+  t.pool = std::make_unique<WorkerPool>(threads);
+}
+
+bool in_parallel_region() { return g_in_region; }
+ParallelRegion::ParallelRegion() : previous_(g_in_region) { g_in_region = true; }
+ParallelRegion::~ParallelRegion() { g_in_region = previous_; }
+
+std::size_t parallel_parts(std::size_t n, std::size_t grain) {
+  if (g_in_region || grain == 0 || n < 2 * grain) return 1;
+  const std::size_t threads = static_cast<std::size_t>(thread_pool().size());
+  return std::min(threads, n / grain);
 }
 
 }  // namespace slope::detail

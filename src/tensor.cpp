@@ -2,11 +2,9 @@
 #include "slope/tensor.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
-#include <unordered_set>
-
-#include <xtensor/xbuilder.hpp>
-#include <xtensor/xmath.hpp>
+#include <functional>
 
 #include "op_support.hpp"
 
@@ -16,6 +14,7 @@ namespace {
 thread_local bool g_grad_enabled = true;
 thread_local bool g_anomaly = false;
 thread_local const char* g_backward_op = nullptr;  // op whose backward is running
+std::atomic<std::uint64_t> g_walks{0};             // numbers every backward walk
 }  // namespace
 
 bool grad_enabled() { return g_grad_enabled; }
@@ -31,15 +30,26 @@ template <class T>
 Node<T>::~Node() {
   // Destroying a long chain of nodes recursively could overflow the stack;
   // take over inputs that only this node holds and release them one by one.
-  std::vector<std::shared_ptr<Node>> pending = std::move(inputs);
+  EdgeList<T> pending = std::move(inputs);
   while (!pending.empty()) {
-    std::shared_ptr<Node> n = std::move(pending.back());
+    std::shared_ptr<Node> n = std::move(pending.back().node);
     pending.pop_back();
     if (n && n.use_count() == 1) {
-      for (auto& child : n->inputs) pending.push_back(std::move(child));
+      for (auto& e : n->inputs) pending.push_back(std::move(e));
       n->inputs.clear();
     }
   }
+}
+
+template <class T>
+GradSink<T>*& grad_sink() {
+  thread_local GradSink<T>* sink = nullptr;
+  return sink;
+}
+
+ShardRows*& shard_rows() {
+  thread_local ShardRows* rows = nullptr;
+  return rows;
 }
 
 std::size_t normalize_axis(int axis, std::size_t ndim, const char* op, const Shape& shape) {
@@ -51,23 +61,24 @@ std::size_t normalize_axis(int axis, std::size_t ndim, const char* op, const Sha
 }
 
 template <class T>
-void check_finite(const xt::xarray<T>& a, const char* op, const char* what) {
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const T x = a.data()[i];
-    if (!std::isfinite(x))
+void check_finite(const T* p, std::size_t n, const Shape& shape, const char* op, const char* what) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (!std::isfinite(p[i]))
       throw NumericError(fmt::format("anomaly: {} of {} produced {} (entry {} of shape {})", what,
-                                     op, std::isnan(x) ? "NaN" : "Inf", i,
-                                     to_string(shape_of(a))));
-  }
+                                     op, std::isnan(p[i]) ? "NaN" : "Inf", i, to_string(shape)));
 }
 
 template <class T>
-TensorT<T> make_result(const char* op, xt::xarray<T>&& value,
-                       std::initializer_list<const TensorT<T>*> inputs,
-                       std::function<void(Node<T>&)> backward) {
+void check_finite(const Array<T>& a, const char* op, const char* what) {
+  check_finite(a.data(), a.size(), shape_of(a), op, what);
+}
+
+template <class T>
+TensorT<T> make_result(const char* op, Array<T>&& value,
+                       std::initializer_list<const TensorT<T>*> inputs, Backward<T> backward,
+                       Saved<T>&& saved) {
   if (g_anomaly) check_finite(value, op, "forward");
-  auto node = std::make_shared<Node<T>>();
-  node->value = std::move(value);
+  auto node = new_node<T>(std::move(value));
   node->op = op;
   const bool needs =
       g_grad_enabled && std::any_of(inputs.begin(), inputs.end(),
@@ -75,20 +86,50 @@ TensorT<T> make_result(const char* op, xt::xarray<T>&& value,
   if (needs) {
     node->requires_grad = true;
     node->inputs.reserve(inputs.size());
-    for (const TensorT<T>* t : inputs) node->inputs.push_back(t->node());
-    node->backward = std::move(backward);
+    for (const TensorT<T>* t : inputs) node->inputs.push_back({t->node(), t->node()->version});
+    node->backward = backward;
+    node->saved = std::move(saved);
   }
   return TensorT<T>(std::move(node));
 }
 
-// Sums g over the dimensions along which a value of `target` shape was
-// broadcast: leading extra dimensions, and dimensions where target has 1.
+// The shard buffer of a parameter inside a data-parallel shard, or nullptr.
 template <class T>
-static xt::xarray<T> unbroadcast(const xt::xarray<T>& g, const Shape& target, const char* op) {
-  const Shape gs = shape_of(g);
+static std::pair<GradSink<T>*, std::size_t> sink_slot(const Node<T>& node) {
+  GradSink<T>* sink = grad_sink<T>();
+  if (!sink || node.backward) return {nullptr, 0};  // interior nodes belong to the shard
+  for (std::size_t i = 0; i < sink->nodes.size(); ++i)
+    if (sink->nodes[i] == &node) return {sink, i};
+  throw Error(fmt::format(
+      "data-parallel step: tensor{} of shape {} needs a gradient but is not one of the step's "
+      "parameters (shards would write it at the same time)",
+      node.name.empty() ? "" : " '" + node.name + "'", to_string(shape_of(node.value))));
+}
+
+template <class T>
+GradTarget<T> grad_target(Node<T>& node) {
+  if (auto [sink, i] = sink_slot(node); sink) {
+    const bool fresh = !sink->written[i];
+    sink->written[i] = 1;
+    return {sink->grads[i]->data(), fresh};
+  }
+  if (node.has_grad) return {node.grad.data(), false};
+  if (node.grad.size() != node.value.size()) node.grad = new_array<T>(node.value.shape());
+  else if (!shapes_equal(node.grad, node.value)) node.grad.reshape(node.value.shape());
+  node.has_grad = true;
+  return {node.grad.data(), true};
+}
+
+// Sums g over the dimensions along which a value of `target` shape was
+// broadcast (leading extra dimensions, and dimensions where target has 1),
+// straight into the node's gradient.
+template <class T>
+static void accumulate_broadcast(Node<T>& node, const Array<T>& g) {
+  const Shape gs = shape_of(g), target = shape_of(node.value);
   const auto fail = [&] {
     return ShapeError(fmt::format("backward of {}: gradient of shape {} does not reduce to {}",
-                                  op ? op : "?", to_string(gs), to_string(target)));
+                                  g_backward_op ? g_backward_op : "?", to_string(gs),
+                                  to_string(target)));
   };
   if (gs.size() < target.size()) throw fail();
   const std::size_t lead = gs.size() - target.size();
@@ -100,11 +141,22 @@ static xt::xarray<T> unbroadcast(const xt::xarray<T>& g, const Shape& target, co
     else if (target[i] != 1) throw fail();
     step *= target[i];
   }
-  xt::xarray<T> r = xt::zeros<T>(target);
+  const GradTarget<T> t = grad_target(node);
+  if (t.fresh) std::fill(t.data, t.data + node.value.size(), T(0));
+  // A bias row against a batch: plain row sums.
+  const std::size_t inner = node.value.size();
+  if (lead + target.size() == gs.size() && inner > 0 && g.size() % inner == 0 &&
+      std::equal(target.begin(), target.end(), gs.begin() + lead)) {
+    for (std::size_t r = 0, rows = g.size() / inner; r < rows; ++r) {
+      const T* src = g.data() + r * inner;
+      for (std::size_t j = 0; j < inner; ++j) t.data[j] += src[j];
+    }
+    return;
+  }
   std::vector<std::size_t> index(gs.size(), 0);
   std::size_t offset = 0;
   for (std::size_t flat = 0; flat < g.size(); ++flat) {
-    r.data()[offset] += g.data()[flat];
+    t.data[offset] += g.data()[flat];
     // Advance the multi-index like an odometer, keeping the result offset in step.
     for (std::size_t d = gs.size(); d-- > 0;) {
       offset += stride[d];
@@ -113,85 +165,110 @@ static xt::xarray<T> unbroadcast(const xt::xarray<T>& g, const Shape& target, co
       index[d] = 0;
     }
   }
-  return r;
 }
 
 template <class T>
-static bool same_shape(const xt::xarray<T>& a, const xt::xarray<T>& b) {
-  return std::equal(a.shape().begin(), a.shape().end(), b.shape().begin(), b.shape().end());
-}
-
-template <class T>
-void accumulate_grad(Node<T>& node, xt::xarray<T>&& g) {
-  if (!node.has_grad && same_shape(g, node.value)) {
+void accumulate_grad(Node<T>& node, Array<T>&& g) {
+  // The first share of a gradient is moved in, not copied (not into a shard buffer).
+  if (!node.has_grad && shapes_equal(g, node.value) && !sink_slot(node).first) {
     if (g_anomaly) check_finite(g, g_backward_op ? g_backward_op : "backward", "backward");
     node.grad = std::move(g);
     node.has_grad = true;
     return;
   }
-  accumulate_grad(node, static_cast<const xt::xarray<T>&>(g));
+  accumulate_grad(node, static_cast<const Array<T>&>(g));
 }
 
 template <class T>
-void accumulate_grad(Node<T>& node, const xt::xarray<T>& g) {
+void accumulate_grad(Node<T>& node, const Array<T>& g) {
   if (g_anomaly) check_finite(g, g_backward_op ? g_backward_op : "backward", "backward");
-  if (!same_shape(g, node.value)) {
-    xt::xarray<T> reduced = unbroadcast(g, shape_of(node.value), g_backward_op);
-    return accumulate_grad(node, std::move(reduced));
-  }
-  if (!node.has_grad) {
-    node.grad = g;
-    node.has_grad = true;
-    return;
-  }
-  // A tensor used twice gets both contributions.
-  T* dst = node.grad.data();
+  if (!shapes_equal(g, node.value)) return accumulate_broadcast(node, g);
   const T* src = g.data();
-  for (std::size_t i = 0, n = g.size(); i < n; ++i) dst[i] += src[i];
+  write_share(grad_target(node), g.size(), [src](std::size_t i) { return src[i]; });
+}
+
+// The gradient an input holds now (its shard buffer inside a shard).
+template <class T>
+static const T* current_grad(Node<T>& node) {
+  if (auto [sink, i] = sink_slot(node); sink) return sink->written[i] ? sink->grads[i]->data() : nullptr;
+  return node.has_grad ? node.grad.data() : nullptr;
 }
 
 template <class T>
-static void run_backward(const std::shared_ptr<Node<T>>& root, xt::xarray<T>&& seed, bool retain) {
+static void run_backward(const std::shared_ptr<Node<T>>& root, Array<T>&& seed, bool retain) {
   if (!root->requires_grad)
     throw Error("backward: this tensor does not require a gradient (no input of the graph does)");
-  // Iterative depth-first post-order over nodes that need a gradient: every
-  // node comes after all of its inputs. Inputs are visited in argument order,
-  // so the order (and the floating-point summation order) is deterministic.
-  std::vector<std::shared_ptr<Node<T>>> order;
-  std::unordered_set<const Node<T>*> seen{root.get()};
-  std::vector<std::pair<std::shared_ptr<Node<T>>, std::size_t>> stack{{root, 0}};
+  const auto freed = [](const Node<T>& n) {
+    return Error(fmt::format(
+        "backward: the graph through {} was freed by an earlier backward(); "
+        "pass retain_graph = true to the first call to go through it twice",
+        n.op ? n.op : "a tensor"));
+  };
+  if (root->released) throw freed(*root);
+  if (!root->backward) {  // a leaf: nothing to walk
+    accumulate_grad(*root, std::move(seed));
+    return;
+  }
+  // Iterative depth-first post-order over the interior nodes that need a
+  // gradient: every node comes after all of its inputs. Inputs are visited in
+  // argument order, so the order (and the floating-point summation order) is
+  // the same on every run. Leaves are not walked: their consumers write their
+  // gradients. The work lists are per thread and keep their capacity, so a
+  // steady-state step allocates nothing here.
+  thread_local std::vector<std::shared_ptr<Node<T>>> order;
+  thread_local std::vector<std::pair<Node<T>*, std::size_t>> stack;
+  struct Clear {
+    ~Clear() {
+      order.clear();
+      stack.clear();
+      g_backward_op = nullptr;
+    }
+  } clear;
+  const std::uint64_t walk = g_walks.fetch_add(1, std::memory_order_relaxed) + 1;
+  root->visit = walk;
+  stack.emplace_back(root.get(), 0);
   while (!stack.empty()) {
     auto& [n, next] = stack.back();
     if (next < n->inputs.size()) {
-      const std::shared_ptr<Node<T>>& child = n->inputs[next++];
-      if (child->requires_grad && seen.insert(child.get()).second) stack.emplace_back(child, 0);
+      const std::shared_ptr<Node<T>>& child = n->inputs[next++].node;
+      if (!child->requires_grad) continue;
+      if (child->released) throw freed(*child);
+      if (child->backward && child->visit != walk) {
+        child->visit = walk;
+        stack.emplace_back(child.get(), 0);
+      }
       continue;
     }
-    if (n->released)
-      throw Error(fmt::format(
-          "backward: the graph through {} was freed by an earlier backward(); "
-          "pass retain_graph = true to the first call to go through it twice",
-          n->op ? n->op : "a tensor"));
-    order.push_back(std::move(n));
     stack.pop_back();
+    // The owning pointer of the finished node: its parent's edge, or the root.
+    if (stack.empty()) order.push_back(root);
+    else order.push_back(stack.back().first->inputs[stack.back().second - 1].node);
   }
   g_backward_op = root->op;
   accumulate_grad(*root, std::move(seed));
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node<T>& n = **it;
-    if (!n.backward || !n.has_grad) continue;  // a leaf, or nothing reached it
+    if (!n.has_grad) continue;  // nothing reached it
     g_backward_op = n.op;
     n.backward(n);
+    if (g_anomaly)
+      for (auto& e : n.inputs)
+        if (e.node->requires_grad)
+          if (const T* g = current_grad(*e.node))
+            check_finite(g, e.node->value.size(), shape_of(e.node->value), n.op, "backward");
     // Interior gradients are not kept; leaves keep theirs.
-    n.grad = xt::xarray<T>();
+    n.grad = empty_array<T>();
     n.has_grad = false;
-    if (!retain) {
-      n.backward = nullptr;
-      n.inputs.clear();
-      n.released = true;
-    }
   }
-  g_backward_op = nullptr;
+  if (retain) return;
+  // Release the graph from the inputs up: a node's inputs come before it in
+  // `order`, so clearing a node's edges only ever frees nodes already done.
+  for (auto& p : order) {
+    p->backward = Backward<T>();
+    p->inputs.clear();
+    p->saved = Saved<T>();
+    p->released = true;
+  }
 }
 
 }  // namespace detail
@@ -199,11 +276,10 @@ static void run_backward(const std::shared_ptr<Node<T>>& root, xt::xarray<T>&& s
 // ---- TensorT --------------------------------------------------------------------
 
 template <class T>
-TensorT<T>::TensorT() : TensorT(xt::xarray<T>(T(0))) {}
+TensorT<T>::TensorT() : TensorT(Array(T(0))) {}
 
 template <class T>
-TensorT<T>::TensorT(Array value, bool requires_grad) : node_(std::make_shared<Node>()) {
-  node_->value = std::move(value);
+TensorT<T>::TensorT(Array value, bool requires_grad) : node_(detail::new_node<T>(std::move(value))) {
   node_->requires_grad = requires_grad;
 }
 
@@ -250,7 +326,7 @@ void TensorT<T>::zero_grad() {
 
 template <class T>
 TensorT<T>& TensorT<T>::set_requires_grad(bool on) {
-  if (node_->backward)
+  if (node_->backward || node_->op)
     throw Error(fmt::format("set_requires_grad: the result of {} is not a leaf; "
                             "detach() it first", op()));
   node_->requires_grad = on;
@@ -272,7 +348,7 @@ template <class T>
 TensorT<T> TensorT<T>::clone() const {
   Array copy = node_->value;
   return detail::make_result<T>("clone", std::move(copy), {this}, [](Node& out) {
-    detail::accumulate_grad(detail::in(out, 0), Array(out.grad));
+    detail::accumulate_grad(detail::in(out, 0), static_cast<const Array&>(out.grad));
   });
 }
 
@@ -281,13 +357,14 @@ void TensorT<T>::backward(bool retain_graph) const {
   if (size() != 1)
     throw Error(fmt::format("backward: the root has shape {}; a non-scalar root needs an "
                             "explicit seed of that shape", to_string(shape())));
-  Array seed = xt::ones<T>(node_->value.shape());
+  Array seed = detail::new_array<T>(node_->value.shape());
+  seed.fill(T(1));
   detail::run_backward(node_, std::move(seed), retain_graph);
 }
 
 template <class T>
 void TensorT<T>::backward(const Array& seed, bool retain_graph) const {
-  if (detail::shape_of(seed) != shape())
+  if (!detail::shapes_equal(seed, node_->value))
     throw ShapeError(fmt::format("backward: seed shape {} differs from the root's shape {}",
                                  to_string(detail::shape_of(seed)), to_string(shape())));
   detail::run_backward(node_, Array(seed), retain_graph);
@@ -297,7 +374,7 @@ void TensorT<T>::backward(const Array& seed, bool retain_graph) const {
 
 template <class T>
 TensorT<T> full(const Shape& shape, T value, bool requires_grad) {
-  xt::xarray<T> a(shape);
+  Array<T> a = detail::new_array<T>(shape);
   a.fill(value);
   return TensorT<T>(std::move(a), requires_grad);
 }
@@ -311,17 +388,17 @@ TensorT<T> ones(const Shape& shape, bool requires_grad) {
 }
 template <class T>
 TensorT<T> scalar(T value, bool requires_grad) {
-  return TensorT<T>(xt::xarray<T>(value), requires_grad);
+  return TensorT<T>(Array<T>(value), requires_grad);
 }
 template <class T>
 TensorT<T> randn(const Shape& shape, Rng& rng, double stddev, double mean, bool requires_grad) {
-  xt::xarray<T> a(shape);
+  Array<T> a = detail::new_array<T>(shape);
   for (auto& x : a) x = static_cast<T>(mean + stddev * rng.normal());
   return TensorT<T>(std::move(a), requires_grad);
 }
 template <class T>
 TensorT<T> uniform(const Shape& shape, double lo, double hi, Rng& rng, bool requires_grad) {
-  xt::xarray<T> a(shape);
+  Array<T> a = detail::new_array<T>(shape);
   for (auto& x : a) x = static_cast<T>(rng.uniform(lo, hi));
   return TensorT<T>(std::move(a), requires_grad);
 }
@@ -359,12 +436,14 @@ std::string to_string(const TensorT<T>& t) {
 #define SLOPE_INSTANTIATE(T)                                                                    \
   template class TensorT<T>;                                                                    \
   template struct detail::Node<T>;                                                              \
-  template void detail::accumulate_grad<T>(detail::Node<T>&, xt::xarray<T>&&);                  \
-  template void detail::accumulate_grad<T>(detail::Node<T>&, const xt::xarray<T>&);             \
-  template void detail::check_finite<T>(const xt::xarray<T>&, const char*, const char*);        \
-  template TensorT<T> detail::make_result<T>(const char*, xt::xarray<T>&&,                      \
+  template detail::GradSink<T>*& detail::grad_sink<T>();                                        \
+  template detail::GradTarget<T> detail::grad_target<T>(detail::Node<T>&);                      \
+  template void detail::accumulate_grad<T>(detail::Node<T>&, Array<T>&&);                       \
+  template void detail::accumulate_grad<T>(detail::Node<T>&, const Array<T>&);                  \
+  template void detail::check_finite<T>(const Array<T>&, const char*, const char*);             \
+  template TensorT<T> detail::make_result<T>(const char*, Array<T>&&,                           \
                                              std::initializer_list<const TensorT<T>*>,          \
-                                             std::function<void(detail::Node<T>&)>);            \
+                                             detail::Backward<T>, detail::Saved<T>&&);          \
   template TensorT<T> full<T>(const Shape&, T, bool);                                           \
   template TensorT<T> zeros<T>(const Shape&, bool);                                             \
   template TensorT<T> ones<T>(const Shape&, bool);                                              \

@@ -199,8 +199,7 @@ TEST_CASE("a tensor that does not require a gradient is not traversed", "[backwa
   // A hand-made node with a backward closure that counts its calls.
   int calls = 0;
   auto make_probe = [&calls](bool requires_grad) {
-    auto node = std::make_shared<slope::detail::Node<double>>();
-    node->value = xt::xarray<double>({1.0, 2.0});
+    auto node = std::make_shared<slope::detail::Node<double>>(slope::Array<double>({1.0, 2.0}));
     node->op = "probe";
     node->requires_grad = requires_grad;
     node->backward = [&calls](slope::detail::Node<double>&) { ++calls; };

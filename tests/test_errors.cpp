@@ -200,13 +200,12 @@ TEST_CASE("backward reports a seed of the wrong shape and a missing seed", "[err
 TEST_CASE("the engine reports a gradient that does not fit its input", "[errors]") {
   // A hand-made op whose backward hands its input a gradient of the wrong shape.
   Tensor64 x = zeros({2});
-  auto node = std::make_shared<slope::detail::Node<double>>();
-  node->value = xt::zeros<double>({2});
+  auto node = std::make_shared<slope::detail::Node<double>>(slope::Array<double>(xt::zeros<double>({2})));
   node->op = "bad_op";
   node->requires_grad = true;
-  node->inputs.push_back(x.node());
+  node->inputs.push_back({x.node(), 0});
   node->backward = [](slope::detail::Node<double>& out) {
-    slope::detail::accumulate_grad(*out.inputs[0], xt::xarray<double>(xt::ones<double>({3})));
+    slope::detail::accumulate_grad(*out.inputs[0].node, slope::Array<double>(xt::ones<double>({3})));
   };
   Tensor64 y(node);
   CHECK_THROWS_AS(slope::sum(y).backward(), slope::ShapeError);

@@ -46,7 +46,7 @@ struct Moments {
 };
 
 template <class T>
-Moments moments(const xt::xarray<T>& a) {
+Moments moments(const slope::Array<T>& a) {
   double s = 0.0, s2 = 0.0;
   for (T v : a) s += v, s2 += double(v) * double(v);
   const double n = static_cast<double>(a.size());
@@ -243,13 +243,13 @@ TEST_CASE("MLP gradients match finite differences in float64 with softmax or SVM
 // ---- argmax and accuracy -------------------------------------------------------------------
 
 TEST_CASE("argmax_rows picks the largest score per row, the first one on ties", "[nn]") {
-  const xt::xarray<float> s{{0.1f, 0.9f, 0.3f}, {2.0f, -1.0f, 2.0f}, {-3.0f, -2.0f, -1.0f}};
+  const slope::Array<float> s{{0.1f, 0.9f, 0.3f}, {2.0f, -1.0f, 2.0f}, {-3.0f, -2.0f, -1.0f}};
   CHECK(nn::argmax_rows(s) == std::vector<std::int32_t>{1, 0, 2});
   const std::vector<std::int32_t> labels{1, 2, 2};
   CHECK(nn::accuracy(s, std::span<const std::int32_t>(labels)) == Approx(2.0 / 3.0));
   const std::vector<std::int32_t> two{1, 2};
   CHECK_THROWS_AS(nn::accuracy(s, std::span<const std::int32_t>(two)), ShapeError);
-  CHECK_THROWS_AS(nn::argmax_rows(xt::xarray<float>{1.0f, 2.0f}), ShapeError);
+  CHECK_THROWS_AS(nn::argmax_rows(slope::Array<float>{1.0f, 2.0f}), ShapeError);
 }
 
 // ---- the course's sanity checks --------------------------------------------------------------

@@ -121,8 +121,9 @@ void record_errors(const std::function<Tensor64(const Inputs&)>& loss, Inputs& i
   loss(inputs).backward();
   Worst& w = worst();
   for (Tensor64& x : inputs) {
-    const xt::xarray<double> analytic =
-        x.has_grad() ? x.grad() : xt::xarray<double>(xt::zeros<double>(x.value().shape()));
+    const xt::xarray<double> analytic = x.has_grad()
+                                            ? xt::xarray<double>(x.grad())
+                                            : xt::xarray<double>(xt::zeros<double>(x.value().shape()));
     const auto f = [&](const xt::xarray<double>& v) {
       xt::xarray<double> saved = x.value();
       x.value() = v;

@@ -84,11 +84,11 @@ class TwoLayerNet : public MLP<T> {
 
 /// Index of the largest score in each row of a (N, C) array.
 template <class T>
-std::vector<std::int32_t> argmax_rows(const xt::xarray<T>& scores);
+std::vector<std::int32_t> argmax_rows(const Array<T>& scores);
 
 /// Fraction of rows whose largest score is at the label.
 template <class T>
-double accuracy(const xt::xarray<T>& scores, std::span<const std::int32_t> labels);
+double accuracy(const Array<T>& scores, std::span<const std::int32_t> labels);
 
 extern template class Linear<float>;
 extern template class Linear<double>;

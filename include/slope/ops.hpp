@@ -44,6 +44,16 @@ template <class T> TensorT<T> mul_scalar(const TensorT<T>& x, Scalar<T> s);
 /// (m, k) x (k, n) -> (m, n) through BLAS gemm. Backward: dA = dC B^T, dB = A^T dC,
 /// with the transposes passed to gemm as flags, never materialised.
 template <class T> TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b);
+/// What linear() applies to x W + b before returning it.
+enum class Activation { none, relu };
+/// A fully connected layer's product, fused: act(x W + b) for x (m, k), W (k, n)
+/// and b (n,). One gemm with the broadcast bias rows as its beta = 1 input; the
+/// relu (if any) in one pass over the result. Backward: G = g (through relu'),
+/// dW = x^T G, db = colsum(G), dx = G W^T, each written straight into the
+/// inputs' gradients (dx only when x needs one).
+template <class T>
+TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& W, const TensorT<T>& b,
+                  Activation act = Activation::none);
 /// The 2-D transpose, as a new contiguous array.
 template <class T> TensorT<T> transpose(const TensorT<T>& x);
 /// Same entries, new shape (same number of entries).
@@ -54,6 +64,10 @@ template <class T> TensorT<T> reshape(const TensorT<T>& x, const Shape& shape);
 template <class T> TensorT<T> sum(const TensorT<T>& x);
 /// Sum along `axis` (negative counts from the end).
 template <class T> TensorT<T> sum(const TensorT<T>& x, int axis, bool keepdims = false);
+/// sum(x^2) and sum(|x|) in one SIMD pass each (the L2 and L1 penalties), as 0-d
+/// tensors; backward writes 2 x g and sign(x) g straight into x's gradient.
+template <class T> TensorT<T> sum_squares(const TensorT<T>& x);
+template <class T> TensorT<T> sum_abs(const TensorT<T>& x);
 template <class T> TensorT<T> mean(const TensorT<T>& x);
 template <class T> TensorT<T> mean(const TensorT<T>& x, int axis, bool keepdims = false);
 /// Maximum along `axis`; the gradient goes to the first maximal entry.
@@ -61,7 +75,10 @@ template <class T> TensorT<T> max(const TensorT<T>& x, int axis, bool keepdims =
 
 /// Inverted dropout: each entry is zeroed with probability p and the rest are
 /// scaled by 1 / (1 - p), so the expected value is unchanged and evaluation
-/// needs no rescaling. The mask is drawn from `rng`; p in [0, 1).
+/// needs no rescaling; p in [0, 1). The mask is a hash of a key (one draw from
+/// `rng`) and each entry's position. Inside a data-parallel step the key comes
+/// from the step instead and positions count rows of the whole batch, so the
+/// masks do not depend on how the batch is split (rng is then not used).
 template <class T> TensorT<T> dropout(const TensorT<T>& x, double p, Rng& rng);
 
 // ---- along the last axis ------------------------------------------------------------

@@ -1,8 +1,10 @@
 // Tensor: a cheap handle to a shared node of the autograd graph.
 //
-// A node holds a concrete, contiguous xtensor array (never a lazy expression),
-// an optional gradient of the same shape and, for results of ops, the input
-// nodes and a backward closure. Copying a Tensor copies the handle, not the data.
+// A node holds a concrete, contiguous array (never a lazy expression), an
+// optional gradient of the same shape and, for results of ops, the input nodes
+// and a backward step. Copying a Tensor copies the handle, not the data.
+// Values, gradients and nodes come from slope's caching pool (memory.hpp), so
+// a training loop that repeats one graph allocates nothing after its first step.
 //
 // The element type is a template parameter: `Tensor` (float) is for training,
 // `Tensor64` (double) for gradient checks. Model code written against TensorT<T>
@@ -10,15 +12,18 @@
 #pragma once
 
 #include <cstddef>
-#include <functional>
+#include <cstdint>
 #include <memory>
+#include <new>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <fmt/format.h>
 #include <xtensor/xarray.hpp>
 
 #include "slope/error.hpp"
+#include "slope/memory.hpp"
 #include "slope/rng.hpp"
 #include "slope/shape.hpp"
 
@@ -27,31 +32,108 @@ namespace slope {
 namespace detail {
 
 template <class T>
+struct Node;
+
+/// An op's backward step: a callable stored inside the node (no allocation).
+/// It may capture at most a few plain values (a scalar, an axis, a count);
+/// arrays it needs go into Node::saved, and everything else is read from the
+/// node it is called with.
+template <class T>
+class Backward {
+ public:
+  Backward() = default;
+  template <class F>
+    requires(!std::is_same_v<std::decay_t<F>, Backward> && std::is_invocable_v<const F&, Node<T>&>)
+  Backward(F f) {  // NOLINT: converts from any lambda, like std::function
+    static_assert(sizeof(F) <= kBytes && alignof(F) <= alignof(std::max_align_t),
+                  "a backward closure captures at most 32 bytes; keep arrays in Node::saved");
+    static_assert(std::is_trivially_copyable_v<F> && std::is_trivially_destructible_v<F>,
+                  "a backward closure captures plain values only (no arrays, strings or vectors)");
+    ::new (static_cast<void*>(storage_)) F(f);
+    call_ = [](const unsigned char* self, Node<T>& node) {
+      (*std::launder(reinterpret_cast<const F*>(self)))(node);
+    };
+  }
+  explicit operator bool() const { return call_ != nullptr; }
+  void operator()(Node<T>& node) const { call_(storage_, node); }
+
+ private:
+  static constexpr std::size_t kBytes = 32;
+  alignas(std::max_align_t) unsigned char storage_[kBytes] = {};
+  void (*call_)(const unsigned char*, Node<T>&) = nullptr;
+};
+
+/// An input of an op: the node, and its version when the op read it.
+template <class T>
+struct Edge {
+  std::shared_ptr<Node<T>> node;
+  std::uint32_t version = 0;
+};
+
+template <class T>
+using EdgeList = std::vector<Edge<T>, PoolAllocator<Edge<T>>>;
+
+/// A zero-size array (no storage at all): the state of an absent gradient.
+template <class U>
+Array<U> empty_array() {
+  return Array<U>::from_shape({0});
+}
+
+/// What a backward step needs beyond the node's inputs, value and gradient.
+template <class T>
+struct Saved {
+  Array<T> values = empty_array<T>();                   // e.g. a dropout mask
+  Array<double> wide = empty_array<double>();           // e.g. row log-sum-exps, in double
+  Array<std::int32_t> index = empty_array<std::int32_t>();  // e.g. labels, argmax positions
+};
+
+template <class T>
 struct Node {
-  xt::xarray<T> value;
-  xt::xarray<T> grad;          // meaningful only when has_grad
+  Array<T> value;
+  Array<T> grad = empty_array<T>();  // meaningful only when has_grad
   bool has_grad = false;
   bool requires_grad = false;  // leaves: set by the user; results: any input requires it
   bool released = false;       // backward already ran and freed the graph below
+  std::uint32_t version = 0;   // bumped by every in-place write of value
+  std::uint64_t visit = 0;     // the last backward walk that reached this node
   const char* op = nullptr;    // name of the op that made this node; nullptr for leaves
   std::string name;            // optional user label ("W1"), used in reports
-  std::vector<std::shared_ptr<Node>> inputs;
-  // Reads this node's grad, value and inputs; adds each input's share with
-  // accumulate_grad(). Set only when the node requires a gradient.
-  std::function<void(Node&)> backward;
+  EdgeList<T> inputs;
+  // Reads this node's grad, value, inputs and saved arrays; adds each input's
+  // share to its gradient. Set only when the node requires a gradient.
+  Backward<T> backward;
+  Saved<T> saved;
 
-  Node() = default;
+  explicit Node(Array<T> v) : value(std::move(v)) {}
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
   ~Node();  // releases long input chains iteratively (no deep recursion)
 };
 
+/// A new node from slope's pool (the node and its control block in one block).
+template <class T>
+std::shared_ptr<Node<T>> new_node(Array<T> value) {
+  return std::allocate_shared<Node<T>>(PoolAllocator<Node<T>>(), std::move(value));
+}
+
 /// Adds `g` to `node`'s gradient, first summing away the dimensions along which
 /// the node's value was broadcast. This is the one place broadcasting is undone.
 template <class T>
-void accumulate_grad(Node<T>& node, xt::xarray<T>&& g);
+void accumulate_grad(Node<T>& node, Array<T>&& g);
 template <class T>
-void accumulate_grad(Node<T>& node, const xt::xarray<T>& g);
+void accumulate_grad(Node<T>& node, const Array<T>& g);
+
+/// Where a backward step writes its share of `node`'s gradient (same shape as
+/// the value): `fresh` means the buffer holds nothing yet and must be
+/// overwritten entirely; otherwise the share is added. This is how ops write
+/// gradients without a temporary array; accumulate_grad is built on it.
+template <class T>
+struct GradTarget {
+  T* data;
+  bool fresh;
+};
+template <class T>
+GradTarget<T> grad_target(Node<T>& node);
 
 }  // namespace detail
 
@@ -59,7 +141,7 @@ template <class T>
 class TensorT {
  public:
   using value_type = T;
-  using Array = xt::xarray<T>;
+  using Array = slope::Array<T>;
   using Node = detail::Node<T>;
 
   /// A 0-d tensor holding 0.

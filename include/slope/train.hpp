@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "slope/data.hpp"
+#include "slope/data_parallel.hpp"
 #include "slope/fused.hpp"
 #include "slope/nn.hpp"
 #include "slope/optim.hpp"
@@ -144,6 +145,9 @@ class Trainer {
   std::unique_ptr<data::Minibatches> batches_;
   sched::Schedule schedule_;
   std::unique_ptr<FusedStep<float>> fused_;  // when config_.engine == "fused"
+  std::unique_ptr<DataParallel<float>> dp_;
+  std::vector<std::int32_t> labels_;
+  std::vector<std::size_t> hits_;
   std::int64_t step_ = 0;
 
   // One minibatch through the graph engine: (data loss, reg loss, hits);

@@ -45,6 +45,7 @@ Trainer::Trainer(Config config, const data::Dataset& train) : config_(std::move(
       config_.model == "linear" ? nn::Init::xavier() : nn::Init::he());
   params_ = model_->parameters();
   optimizer_ = make_optimizer(config_, params_);
+  dp_ = std::make_unique<DataParallel<float>>(params_);
   batches_ = std::make_unique<data::Minibatches>(split_.train, config_.batch, Rng(config_.seed + 1));
   schedule_ = make_schedule(config_, static_cast<std::int64_t>(batches_->batches_per_epoch()));
   if (config_.engine == "fused")
@@ -65,19 +66,27 @@ std::int64_t Trainer::total_steps() const {
 
 FusedResult Trainer::graph_step(std::span<const std::size_t> idx, Rng& dropout_rng) {
   const std::size_t n = idx.size();
-  xt::xarray<float> x = xt::xarray<float>::from_shape({n, train_.dim()});
-  std::vector<std::int32_t> labels(n);
-  data::gather(train_, idx, prep_, x.data(), labels.data());
-  const Tensor scores = (*model_)(Tensor(std::move(x)), config_.dropout, dropout_rng);
-  const Tensor data_part = data_loss(config_.loss, scores, labels);
+  if (labels_.size() < n) labels_.resize(n);
+  hits_.assign(num_threads(), 0);
+  const std::uint64_t key = dropout_rng.next();
+  const double data_part = dp_->step(n, [&](const Shard& s) {
+    const auto part = idx.subspan(s.begin, s.rows());
+    Array<float> x = Array<float>::from_shape({s.rows(), train_.dim()});
+    std::int32_t* y = labels_.data() + s.begin;
+    data::gather(train_, part, prep_, x.data(), y);
+    const Tensor scores = (*model_)(Tensor(std::move(x)), config_.dropout, dropout_rng);
+    const auto pred = nn::argmax_rows(scores.value());
+    std::size_t h = 0;
+    for (std::size_t i = 0; i < s.rows(); ++i) h += pred[i] == y[i];
+    hits_[s.index] = h;
+    return data_loss(config_.loss, scores, std::span<const std::int32_t>(y, s.rows()));
+  }, key);
   const Tensor reg_part = regularization(config_, model_->weights());
-  const Tensor loss = data_part + reg_part;
-  if (!std::isfinite(loss.item())) diverged(idx, loss.item());
-  optimizer_->zero_grad();
-  loss.backward();
-  FusedResult r{data_part.item(), reg_part.item(), 0};
-  const auto pred = nn::argmax_rows(scores.value());
-  for (std::size_t i = 0; i < n; ++i) r.hits += pred[i] == labels[i];
+  if (reg_part.requires_grad()) reg_part.backward();
+  const double value = data_part + reg_part.item();
+  if (!std::isfinite(value)) diverged(idx, value);
+  FusedResult r{data_part, reg_part.item(), 0};
+  for (std::size_t h : hits_) r.hits += h;
   return r;
 }
 

@@ -1,0 +1,119 @@
+// The data-parallel training step, for any model whose loss is a mean over
+// the rows of a batch.
+//
+// A batch of N rows is cut into S contiguous row shards, one per thread. Each
+// shard runs the caller's own forward pass on its rows and its own backward,
+// on its own thread, with single-threaded BLAS, into its own gradient buffers
+// (so shards never write the same memory); then the shards' gradients are
+// summed in shard order. Since the loss is a mean over rows,
+//   L = sum_s (n_s / N) L_s,   dL/dtheta = sum_s (n_s / N) dL_s/dtheta,
+// each shard's backward is seeded with n_s / N. Results are bitwise the same
+// on every run at a fixed thread count, and within rounding of one thread.
+//
+// Inside a shard, random ops draw from (key, position in the whole batch), so
+// dropout masks do not depend on S either; see ops.hpp's dropout.
+//
+//   DataParallel<float> dp(model.parameters());
+//   double loss = dp.step(batch_rows, [&](const Shard& s) {
+//     Tensor x = rows_of_batch(s.begin, s.end);       // the caller's own data
+//     return softmax_cross_entropy(model(x), labels_of(s));   // mean over s's rows
+//   }, step_key);
+//   // every parameter's grad now holds d(mean loss)/d(parameter); step the optimizer.
+//
+// The shards are the unit a multi-process run would distribute too: a shard
+// is told where its rows sit in the whole batch (Shard::begin, ::total), and
+// the reduction is one place (reduce()).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+#include "slope/tensor.hpp"
+
+namespace slope {
+
+/// Rows [begin, end) of a batch of `total` rows, the part one shard computes.
+struct Shard {
+  std::size_t index = 0;  // 0 .. shards - 1, in row order
+  std::size_t begin = 0, end = 0;
+  std::size_t total = 0;
+  std::size_t rows() const { return end - begin; }
+};
+
+struct DataParallelOptions {
+  int threads = 0;  // shards at most; 0: num_threads()
+  // A batch is split only as far as each shard keeps at least this much work,
+  // estimated as 6 flops per parameter entry per row (forward and backward of
+  // the products): below ~8 MFLOP a hand-off costs more than it saves, so
+  // the linear classifier runs on one thread and the two-layer net on two.
+  double min_flops_per_shard = 8e6;
+};
+
+/// A non-owning reference to the caller's shard loss (any callable taking a
+/// Shard and returning a TensorT<T>), valid for one call: no allocation per step.
+template <class T>
+class ShardLoss {
+ public:
+  template <class F>
+    requires(!std::is_same_v<std::decay_t<F>, ShardLoss> &&
+             std::is_invocable_r_v<TensorT<T>, F&, const Shard&>)
+  ShardLoss(F&& f)  // NOLINT: binds any callable, like a function_ref
+      : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+        call_([](void* o, const Shard& s) -> TensorT<T> {
+          return (*static_cast<std::remove_reference_t<F>*>(o))(s);
+        }) {}
+  TensorT<T> operator()(const Shard& s) const { return call_(object_, s); }
+
+ private:
+  void* object_;
+  TensorT<T> (*call_)(void*, const Shard&);
+};
+
+template <class T>
+class DataParallel {
+ public:
+  /// The loss of one shard: a one-entry tensor, the MEAN over the shard's rows.
+  using LossFn = ShardLoss<T>;
+
+  /// `params`: every tensor the loss needs a gradient for (leaves that require
+  /// one). Their gradient buffers are allocated here. ValueError if the list
+  /// is empty, a tensor does not require a gradient, or threads is out of range.
+  explicit DataParallel(std::vector<TensorT<T>> params, DataParallelOptions options = {});
+  ~DataParallel();
+  DataParallel(const DataParallel&) = delete;
+  DataParallel& operator=(const DataParallel&) = delete;
+
+  /// One step over a batch of `rows` rows: runs loss(shard) and its backward
+  /// for every shard, then leaves d(mean loss over the batch)/d(param) in each
+  /// parameter's gradient (overwritten, not added to; zeros for a parameter
+  /// the loss does not reach). Returns the mean loss over the batch. `key`
+  /// seeds the step's random ops (dropout). The first exception a shard
+  /// throws is rethrown after every shard has stopped; the gradients are then
+  /// unspecified. Error if called under NoGradGuard.
+  double step(std::size_t rows, const LossFn& loss, std::uint64_t key = 0);
+
+  /// How many shards a batch of `rows` rows is cut into.
+  std::size_t shards_for(std::size_t rows) const;
+  const std::vector<TensorT<T>>& parameters() const { return params_; }
+
+ private:
+  struct Lane;
+  void run_shard(Lane& lane, const Shard& shard, const LossFn& loss, std::uint64_t key,
+                 bool anomaly);
+  void reduce(std::size_t shards);
+
+  std::vector<TensorT<T>> params_;
+  std::vector<const detail::Node<T>*> nodes_;
+  DataParallelOptions options_;
+  std::size_t threads_ = 1;
+  double flops_per_row_ = 0.0;
+  std::vector<std::unique_ptr<Lane>> lanes_;
+};
+
+extern template class DataParallel<float>;
+extern template class DataParallel<double>;
+
+}  // namespace slope
