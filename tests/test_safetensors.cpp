@@ -236,3 +236,29 @@ TEST_CASE("saving a safetensors file over an old one keeps exactly one complete 
   require_same(small, io::load_safetensors(dir / "m.safetensors"));
   CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
 }
+
+TEST_CASE("the fuzz seeds, written by Python's json module, parse as their names say") {
+  // An independent writer: the valid seeds must re-serialize to the same bytes
+  // where they use slope's layout, and every bad seed must be refused.
+  const fs::path dir = fs::path(SLOPE_SOURCE_DIR) / "tests/fuzz/corpus/safetensors";
+  const Bytes mixed = slurp(dir / "valid_mixed");
+  REQUIRE(!mixed.empty());
+  const io::TensorFile f = io::load_safetensors(dir / "valid_mixed");
+  CHECK(f.tensors.size() == 6);
+  CHECK(f.metadata.at("note") == "caf\xc3\xa9 \\ \"q\"\n");
+  CHECK(io::serialize_safetensors(f) == mixed);
+  for (const char* name : {"valid_empty", "valid_meta_only"})
+    CHECK(io::serialize_safetensors(io::load_safetensors(dir / name)) == slurp(dir / name));
+  io::TensorFile by_alignment = io::load_safetensors(dir / "valid_by_alignment");
+  by_alignment.metadata = f.metadata;
+  require_same(f, by_alignment);
+  CHECK(io::load_safetensors(dir / "valid_pretty_escaped").tensors.count("\xc3\xa9\xf0\x9f\x98\x80") == 1);
+  int bad = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().filename().string().rfind("bad_", 0) != 0) continue;
+    INFO(entry.path());
+    CHECK_THROWS_AS(io::load_safetensors(entry.path()), IoError);
+    ++bad;
+  }
+  CHECK(bad >= 8);
+}
