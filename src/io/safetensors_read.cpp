@@ -82,7 +82,8 @@ class HeaderParser {
       throw IoError(fmt::format("{}: bad safetensors header: not valid UTF-8: {} (at header byte {})",
                                 origin_, bad, at));
     // Like the reference, the object must start at the first byte.
-    if (text_.empty() || text_[0] != '{') r_.fail("the header is not a JSON object (it must start with '{')");
+    if (text_.empty() || text_[0] != '{')
+      r_.fail("the header is not a JSON object (it must start with '{')");
     r_.object([&](const std::string& key) {
       if (key != "__metadata__") return entry(key);
       if (seen_metadata_) r_.fail("duplicate key '__metadata__'");
@@ -105,7 +106,8 @@ class HeaderParser {
   }
 
   void metadata() {
-    if (r_.peek() != '{') r_.fail(fmt::format("__metadata__ must be an object of strings, got {}", r_.kind()));
+    if (r_.peek() != '{')
+      r_.fail(fmt::format("__metadata__ must be an object of strings, got {}", r_.kind()));
     r_.object([&](const std::string& key) {
       check_name(key, "metadata key");
       count_entry();
@@ -113,7 +115,8 @@ class HeaderParser {
         r_.fail(fmt::format("metadata value {} must be a string, got {}", shown(key), r_.kind()));
       std::string value = r_.string();
       if (value.size() > kMaxMetaBytes)
-        r_.fail(fmt::format("metadata value {} is over the cap of {} bytes", shown(key), kMaxMetaBytes));
+        r_.fail(fmt::format("metadata value {} is over the cap of {} bytes", shown(key),
+                            kMaxMetaBytes));
       if (!h_.metadata.emplace(key, std::move(value)).second)
         r_.fail(fmt::format("duplicate metadata key {}", shown(key)));
     });
@@ -139,7 +142,8 @@ class HeaderParser {
       } else if (field == "shape") {
         once(has_shape);
         if (r_.peek() != '[')
-          r_.fail(fmt::format("{}: shape must be an array of non-negative integers, got {}", t, r_.kind()));
+          r_.fail(fmt::format("{}: shape must be an array of non-negative integers, got {}", t,
+                              r_.kind()));
         r_.array([&](std::size_t i) {
           if (i == kMaxRank) r_.fail(fmt::format("{}: rank over the cap of {}", t, kMaxRank));
           std::uint64_t d = r_.integer(fmt::format("{}: dimension {} of the shape", t, i));
@@ -154,7 +158,8 @@ class HeaderParser {
         r_.fail(fmt::format("{}: unknown field {}", t, shown(field)));
       }
     });
-    for (auto [has, field] : {std::pair{has_dtype, "dtype"}, {has_shape, "shape"}, {has_offsets, "data_offsets"}})
+    for (auto [has, field] :
+         {std::pair{has_dtype, "dtype"}, {has_shape, "shape"}, {has_offsets, "data_offsets"}})
       if (!has) r_.fail(fmt::format("{}: missing field '{}'", t, field));
     std::optional<std::uint64_t> n = byte_size(e.dtype, e.shape);
     if (!n)
@@ -221,11 +226,13 @@ void check_tiling(const Header& h, std::uint64_t data_len, const std::string& or
   const Entry* prev = nullptr;
   for (const Entry* e : order) {
     if (e->begin > at)
-      throw IoError(fmt::format("{}: tensor {}: data_offsets [{}, {}] leave a gap: no tensor holds data bytes [{}, {})",
-                                origin, shown(e->name), e->begin, e->end, at, e->begin));
+      throw IoError(fmt::format(
+          "{}: tensor {}: data_offsets [{}, {}] leave a gap: no tensor holds data bytes [{}, {})",
+          origin, shown(e->name), e->begin, e->end, at, e->begin));
     if (e->begin < at)
-      throw IoError(fmt::format("{}: tensor {}: data_offsets [{}, {}] overlap tensor {}, which ends at byte {}",
-                                origin, shown(e->name), e->begin, e->end, shown(prev->name), at));
+      throw IoError(fmt::format(
+          "{}: tensor {}: data_offsets [{}, {}] overlap tensor {}, which ends at byte {}", origin,
+          shown(e->name), e->begin, e->end, shown(prev->name), at));
     at = e->end;
     prev = e;
   }
@@ -302,7 +309,9 @@ TensorFile load_safetensors(const fs::path& path) {
   // then the whole header are checked before any tensor data is allocated.
   check_short(size, origin);
   std::uint8_t prefix[kPrefixBytes];
-  auto shrank = [&] { return IoError(fmt::format("{}: truncated: the file shrank while it was read", origin)); };
+  auto shrank = [&] {
+    return IoError(fmt::format("{}: truncated: the file shrank while it was read", origin));
+  };
   if (!pread_all(f.fd, prefix, kPrefixBytes, 0, path)) throw shrank();
   std::uint64_t n = check_prefix(prefix, size, origin);
   std::string text(static_cast<std::size_t>(n), '\0');
@@ -313,7 +322,8 @@ TensorFile load_safetensors(const fs::path& path) {
   file.metadata = std::move(h.metadata);
   for (Entry& e : h.entries) {
     Array a{e.dtype, std::move(e.shape), std::vector<std::uint8_t>(e.end - e.begin)};
-    if (!pread_all(f.fd, a.bytes.data(), a.bytes.size(), kPrefixBytes + n + e.begin, path)) throw shrank();
+    if (!pread_all(f.fd, a.bytes.data(), a.bytes.size(), kPrefixBytes + n + e.begin, path))
+      throw shrank();
     file.tensors.emplace(std::move(e.name), std::move(a));
   }
   // A file that grew while it was read would have failed the tiling check had

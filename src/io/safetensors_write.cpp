@@ -40,12 +40,14 @@ void check_array(const std::string& name, const Array& a) {
                                  shown(name), a.shape.size(), kMaxRank));
   for (std::size_t d : a.shape)
     if (d > kMaxArrayBytes)
-      throw ValueError(fmt::format("serialize_safetensors: tensor {} has dimension {}, over the cap of {}",
-                                   shown(name), d, kMaxArrayBytes));
+      throw ValueError(fmt::format(
+          "serialize_safetensors: tensor {} has dimension {}, over the cap of {}", shown(name), d,
+          kMaxArrayBytes));
   std::optional<std::uint64_t> n = byte_size(a.dtype, a.shape);
   if (!n || *n > kMaxArrayBytes)
-    throw ValueError(fmt::format("serialize_safetensors: tensor {} of shape {} is over the cap of {} bytes",
-                                 shown(name), to_string(a.shape), kMaxArrayBytes));
+    throw ValueError(fmt::format(
+        "serialize_safetensors: tensor {} of shape {} is over the cap of {} bytes", shown(name),
+        to_string(a.shape), kMaxArrayBytes));
   if (a.bytes.size() != *n)
     throw ValueError(fmt::format("serialize_safetensors: tensor {} has {} bytes for shape {} of {}",
                                  shown(name), a.bytes.size(), to_string(a.shape), dt));
@@ -55,8 +57,9 @@ void check_array(const std::string& name, const Array& a) {
 
 std::vector<std::uint8_t> serialize_safetensors(const TensorFile& file) {
   if (file.tensors.size() + file.metadata.size() > kMaxCheckpointEntries)
-    throw ValueError(fmt::format("serialize_safetensors: {} tensors and {} metadata keys, over the cap of {}",
-                                 file.tensors.size(), file.metadata.size(), kMaxCheckpointEntries));
+    throw ValueError(fmt::format(
+        "serialize_safetensors: {} tensors and {} metadata keys, over the cap of {}",
+        file.tensors.size(), file.metadata.size(), kMaxCheckpointEntries));
   // Compact JSON in the reference writer's field order; maps iterate by name.
   std::string h = "{";
   if (!file.metadata.empty()) {
