@@ -103,7 +103,7 @@ fi
 # report, leak, timeout or out-of-memory fails the stage; the inputs that
 # caused it are kept in build-fuzz/artifacts/<target>/.
 fuzz_seconds=${SLOPE_FUZZ_SECONDS:-30}
-fuzz_targets=(idx_images idx_labels cifar10 npy checkpoint)
+fuzz_targets=(idx_images idx_labels cifar10 npy checkpoint safetensors)
 fuzz_runs=0
 fuzz_crashes=0
 fuzz=ok

@@ -1,8 +1,10 @@
-// Files slope writes and reads back: NumPy .npy arrays and checkpoints.
+// Files slope writes and reads back: NumPy .npy arrays, checkpoints and
+// safetensors files.
 //
 // This is the bottom layer of persistence. It knows typed arrays, shapes and
 // strings; it does not know models, optimizers or data sets. Higher layers
-// put their arrays and settings into a Checkpoint under names of their choice.
+// put their arrays and settings into a Checkpoint (or a TensorFile) under
+// names of their choice.
 //
 // Every reader validates before it allocates (magic, version, caps, sizes with
 // overflow checks, checksum, no trailing bytes) and throws slope::IoError with
@@ -41,6 +43,12 @@ inline constexpr std::size_t kMaxNameBytes = 4096;
 inline constexpr std::size_t kMaxMetaBytes = std::size_t{1} << 24;  // 16 MiB
 /// Longest .npy header (version 1.0 stores its length in 16 bits).
 inline constexpr std::size_t kMaxNpyHeaderBytes = 65535;
+/// Longest safetensors JSON header: the reference implementation's limit, so
+/// every file it accepts has a header slope accepts too.
+inline constexpr std::uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
+/// Largest safetensors data buffer (all tensors together), as for a checkpoint
+/// payload; a file is at most 8 + kMaxSafetensorsHeaderBytes + this many bytes.
+inline constexpr std::uint64_t kMaxSafetensorsDataBytes = kMaxCheckpointBytes;
 
 // ---- typed arrays -------------------------------------------------------------
 
@@ -134,6 +142,35 @@ class Checkpoint {
   std::map<std::string, Array> arrays_;
   std::map<std::string, std::string> meta_;
 };
+
+// ---- safetensors (the Hugging Face format) ---------------------------------------
+
+/// Named arrays plus string metadata, as a safetensors file holds them: an
+/// 8-byte little-endian header length N, N bytes of JSON
+///   {"__metadata__":{"key":"value"},"name":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}}
+/// padded with spaces, then the data buffer the offsets point into. dtypes
+/// F64 F32 I64 I32 U8 map to f64 f32 i64 i32 u8; other safetensors dtypes are
+/// refused. Names and keys have 1 to kMaxNameBytes bytes of UTF-8; a name is
+/// never "__metadata__"; at most kMaxCheckpointEntries tensors and keys together.
+struct TensorFile {
+  std::map<std::string, Array> tensors;         // sorted by name
+  std::map<std::string, std::string> metadata;  // the "__metadata__" object
+};
+
+/// The file image: compact JSON (metadata first, then tensors by name), padded
+/// so the data starts at a multiple of 8 bytes, then the tensors' bytes in name
+/// order. Equal contents give equal bytes. ValueError on contents no reader
+/// would accept (a bad name, bytes that do not match the shape, a cap exceeded).
+std::vector<std::uint8_t> serialize_safetensors(const TensorFile& file);
+/// Parses a file image as the reference implementation validates it (UTF-8,
+/// strict JSON, exact fields, sizes with overflow checks, offsets that tile
+/// the data buffer exactly); IoError "<origin>: <what is wrong>" on any defect.
+TensorFile parse_safetensors(std::span<const std::uint8_t> bytes, const std::string& origin);
+/// Writes serialize_safetensors(file) atomically.
+void save_safetensors(const std::filesystem::path& path, const TensorFile& file);
+/// Reads and validates the header against the file's size before reading (and
+/// allocating) any tensor data; accepts exactly what parse_safetensors accepts.
+TensorFile load_safetensors(const std::filesystem::path& path);
 
 // ---- file helpers -----------------------------------------------------------------
 

@@ -7,6 +7,7 @@ rerunning it gives the same bytes. Standard library only:
     python3 tests/fuzz/make_corpus.py
 """
 import gzip
+import json
 import os
 import shutil
 import struct
@@ -117,6 +118,53 @@ def checkpoints():
     write("checkpoint", "bad_rank", checkpoint({}, [("x", 1, [1] * 9, b"\x00")]))
 
 
+def safetensors(tensors, metadata=None, order=None):
+    """tensors: (name, dtype, shape, data) tuples; laid out in `order` (default by name)."""
+    header, offset, blob = {}, 0, b""
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    for name, dtype, shape, data in sorted(tensors, key=order or (lambda t: t[0])):
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blob += data
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    return struct.pack("<Q", len(text)) + text + blob
+
+
+def raw_safetensors(text, data=b""):
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def safetensors_files():
+    mixed = [("W", "F32", [2, 2], struct.pack("<4f", 1, 2, 3, 4)),
+             ("b", "F64", [2], struct.pack("<2d", 0.5, -0.5)),
+             ("order", "I64", [3], struct.pack("<3q", 2, 0, 1)),
+             ("step", "I32", [], struct.pack("<i", 7)),
+             ("mask", "U8", [0, 3], b""),
+             ("img", "U8", [1, 2, 2], bytes([0, 255, 17, 42]))]
+    ok = safetensors(mixed, {"format": "pt", "note": "caf\u00e9 \\ \"q\"\n"})
+    write("safetensors", "valid_mixed", ok)
+    write("safetensors", "valid_empty", safetensors([]))
+    write("safetensors", "valid_meta_only", safetensors([], {"k": "v"}))
+    # As the reference writer lays data out: largest element size first, then by name.
+    size = {"F64": 8, "I64": 8, "F32": 4, "I32": 4, "U8": 1}
+    write("safetensors", "valid_by_alignment", safetensors(mixed, order=lambda t: (-size[t[1]], t[0])))
+    write("safetensors", "valid_pretty_escaped", raw_safetensors(
+        b'{\n  "\\u00e9\\ud83d\\ude00" : {"shape": [1], "dtype": "U8", "data_offsets": [0, 1]}\n}', b"\x2a"))
+    write("safetensors", "bad_truncated", ok[:-3])
+    write("safetensors", "bad_trailing", ok + b"\x00")
+    write("safetensors", "bad_length", b"\xff" * 8 + ok[8:])
+    write("safetensors", "bad_dtype_f16", safetensors([("h", "F16", [2], b"\x00\x3c\x00\x3c")]))
+    write("safetensors", "bad_rank", safetensors([("x", "U8", [1] * 9, b"\x01")]))
+    write("safetensors", "bad_overlap", raw_safetensors(
+        b'{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}',
+        b"\x01\x02\x03"))
+    write("safetensors", "bad_utf8", raw_safetensors(b'{"\xc0\xaf":{}}'))
+    write("safetensors", "bad_huge_dims", safetensors(
+        [("x", "F64", [2147483648, 2147483648, 2147483648], b"")]))
+
+
 def main():
     shutil.rmtree(ROOT, ignore_errors=True)
     idx_images()
@@ -124,6 +172,7 @@ def main():
     cifar10()
     npy_files()
     checkpoints()
+    safetensors_files()
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(ROOT) for f in fs)
     count = sum(len(fs) for _, _, fs in os.walk(ROOT))
     print(f"{count} files, {total} bytes in {ROOT}")
