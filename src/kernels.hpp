@@ -1,9 +1,15 @@
 // The derivative rules that more than one op applies, each written once: the
 // relu op and linear's fused relu epilogue share relu's; square and the
-// regularizers' sum_squares share 2x; abs and sum_abs share sign(x).
+// regularizers' sum_squares share 2x; abs and sum_abs share sign(x); sigmoid,
+// softplus and gelu share the sigmoid and its derivative.
+//
+// Every formula here is written so that no finite input gives NaN or Inf
+// (exp only ever sees a non-positive argument, cubes are taken only where
+// they cannot overflow).
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 
 namespace slope::detail {
 
@@ -26,6 +32,85 @@ inline T square_grad(T x, T g) {
 template <class T>
 inline T abs_grad(T x, T g) {
   return x > T(0) ? g : (x < T(0) ? -g : T(0));
+}
+
+// ---- activations ------------------------------------------------------------------
+
+/// sigmoid(x) = 1 / (1 + e^-x), split by sign so that exp never overflows:
+/// 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) for x < 0.
+template <class T>
+inline T sigmoid_of(T x) {
+  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+  const T e = std::exp(x);
+  return e / (T(1) + e);
+}
+/// sigmoid'(x) = sigmoid(x) sigmoid(-x) = e / (1 + e)^2 with e = e^-|x|: the
+/// same number as y (1 - y), without the cancellation of 1 - y where y ~ 1.
+template <class T>
+inline T sigmoid_slope(T x) {
+  const T e = std::exp(-std::abs(x));
+  return e / ((T(1) + e) * (T(1) + e));
+}
+/// d tanh = (1 - y^2) g, from the output y = tanh(x).
+template <class T>
+inline T tanh_grad(T y, T g) {
+  return g * (T(1) - y * y);
+}
+/// softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|): never exp of a positive number.
+template <class T>
+inline T softplus_of(T x) {
+  return std::max(x, T(0)) + std::log1p(std::exp(-std::abs(x)));
+}
+/// d softplus = sigmoid(x) g (so 1/2 g at x = 0, exactly).
+template <class T>
+inline T softplus_grad(T x, T g) {
+  return g * sigmoid_of(x);
+}
+/// leaky_relu(x) = x for x > 0, slope x otherwise.
+template <class T>
+inline T leaky_relu_of(T x, T slope) {
+  return x > T(0) ? x : slope * x;
+}
+/// d leaky_relu: g for x > 0, slope g at and below the kink (relu's convention:
+/// at 0 the left branch's slope).
+template <class T>
+inline T leaky_relu_grad(T x, T slope, T g) {
+  return x > T(0) ? g : slope * g;
+}
+/// elu(x) = x for x > 0, alpha (e^x - 1) otherwise.
+template <class T>
+inline T elu_of(T x, T alpha) {
+  return x > T(0) ? x : alpha * std::expm1(x);
+}
+/// d elu: g for x > 0, alpha e^x g at and below 0 (the left branch's slope).
+template <class T>
+inline T elu_grad(T x, T alpha, T g) {
+  return x > T(0) ? g : g * (alpha * std::exp(x));
+}
+
+/// gelu, tanh form: 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3),
+/// evaluated as x sigmoid(2u) (the same number, since 1 + tanh(u) = 2 sigmoid(2u),
+/// without the cancellation in 1 + tanh(u) for negative x). Beyond |x| = 1e4,
+/// sigmoid(2u) is exactly 0 or 1 in float and double (|2u| > 7e10), so the
+/// limits x and 0 are returned directly: the cube would overflow float at
+/// |x| ~ 7e12 and its derivative's x^2 at ~1e19.
+inline constexpr double kGeluSqrt2OverPi = 0.7978845608028654;
+inline constexpr double kGeluCubic = 0.044715;
+inline constexpr double kGeluSaturation = 1e4;
+
+template <class T>
+inline T gelu_of(T x) {
+  if (std::abs(x) > T(kGeluSaturation)) return x > T(0) ? x : T(0);
+  const T u = T(kGeluSqrt2OverPi) * (x + T(kGeluCubic) * x * x * x);
+  return x * sigmoid_of(T(2) * u);
+}
+/// d gelu = sigmoid(2u) + 2 u'(x) x sigmoid'(2u), u'(x) = sqrt(2/pi) (1 + 3 0.044715 x^2).
+template <class T>
+inline T gelu_grad(T x, T g) {
+  if (std::abs(x) > T(kGeluSaturation)) return x > T(0) ? g : T(0);
+  const T u = T(kGeluSqrt2OverPi) * (x + T(kGeluCubic) * x * x * x);
+  const T du = T(kGeluSqrt2OverPi) * (T(1) + T(3 * kGeluCubic) * x * x);
+  return g * (sigmoid_of(T(2) * u) + T(2) * du * x * sigmoid_slope(T(2) * u));
 }
 
 }  // namespace slope::detail

@@ -75,6 +75,32 @@ void write_share(GradTarget<T> t, std::size_t n, F&& share) {
     for_each_index(n, [&](std::size_t i) { dst[i] += share(i); });
 }
 
+/// out = f(x) entry by entry, into a fresh array of x's shape.
+template <class T, class F>
+Array<T> map(const Array<T>& x, F f) {
+  Array<T> r = new_array<T>(x.shape());
+  T* __restrict o = r.data();
+  const T* __restrict p = x.data();
+  for_each_index(r.size(), [&](std::size_t i) { o[i] = f(p[i]); });
+  return r;
+}
+
+/// Adds share(i), for the entries of a gradient of `out`'s shape, to input k
+/// (if it requires a gradient): in place when input k has out's shape,
+/// through a full-shape temporary (summed down by accumulate_grad) when it
+/// was broadcast.
+template <class T, class F>
+void add_share(Node<T>& out, std::size_t k, F&& share) {
+  Node<T>& x = in(out, k);
+  if (!x.requires_grad) return;
+  const std::size_t n = out.grad.size();
+  if (shapes_equal(x.value, out.grad)) return write_share(grad_target(x), n, share);
+  Array<T> g = new_array<T>(out.grad.shape());
+  T* __restrict dst = g.data();
+  for_each_index(n, [&](std::size_t i) { dst[i] = share(i); });
+  accumulate_grad(x, std::move(g));
+}
+
 // ---- the data-parallel step's gradient buffers ---------------------------------
 
 /// While a shard of a data-parallel step runs on a thread, the gradients of

@@ -14,9 +14,11 @@
 namespace slope {
 
 using detail::accumulate_grad;
+using detail::add_share;
 using detail::for_each_index;
 using detail::grad_target;
 using detail::in;
+using detail::map;
 using detail::make_result;
 using detail::new_array;
 using detail::Node;
@@ -68,31 +70,6 @@ Array<T> zip(const Array<T>& a, const Array<T>& b, const Shape& shape, F f) {
     for (std::size_t i = 0; i < n; ++i) o[i] = f(ba.data()[i], bb.data()[i]);
   }
   return r;
-}
-
-// out = f(x) entry by entry.
-template <class T, class F>
-Array<T> map(const Array<T>& x, F f) {
-  Array<T> r = new_array<T>(x.shape());
-  T* __restrict o = r.data();
-  const T* __restrict p = x.data();
-  for_each_index(r.size(), [&](std::size_t i) { o[i] = f(p[i]); });
-  return r;
-}
-
-// Adds share(i), for the entries of a gradient of `out`'s shape, to input k:
-// in place when input k has out's shape, through a full-shape temporary
-// (summed down by accumulate_grad) when it was broadcast.
-template <class T, class F>
-void add_share(Node<T>& out, std::size_t k, F&& share) {
-  Node<T>& x = in(out, k);
-  if (!x.requires_grad) return;
-  const std::size_t n = out.grad.size();
-  if (detail::shapes_equal(x.value, out.grad)) return write_share(grad_target(x), n, share);
-  Array<T> g = new_array<T>(out.grad.shape());
-  T* __restrict dst = g.data();
-  for_each_index(n, [&](std::size_t i) { dst[i] = share(i); });
-  accumulate_grad(x, std::move(g));
 }
 
 }  // namespace

@@ -1,9 +1,5 @@
-// The op table: every differentiable op, in several shapes, gradchecked in
-// float64 at the default criterion (|a - n| <= 1e-8 + 1e-6 |n|, h = 1e-6).
-//
-// Each case reduces the op's output to a scalar with fixed random weights,
-// loss = sum(op(inputs) * R), so every output entry's gradient is exercised
-// with a different weight (a plain sum would hide, for example, softmax).
+// The op table of the core ops (elementwise, matmul, reductions, softmax),
+// each in several shapes, gradchecked in float64 by tests/op_table.hpp.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -13,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "op_table.hpp"
 #include "slope/gradcheck.hpp"
 #include "slope/ops.hpp"
 #include "slope/tensor.hpp"
@@ -20,180 +17,9 @@
 using slope::Shape;
 using slope::Tensor64;
 
+using namespace op_table;
+
 namespace {
-
-using Inputs = std::vector<Tensor64>;
-using Op = std::function<Tensor64(const Inputs&)>;
-
-/// Where an input's entries are drawn from.
-enum class Domain {
-  normal,    // N(0, 1)
-  positive,  // U(0.5, 2): for log, sqrt, fractional and negative powers
-  nonzero,   // ±U(0.5, 2): divisors
-  kink,      // N(0, 1) redrawn while |x| < 1e-3: relu and abs
-};
-
-struct OpCase {
-  std::string name;
-  std::vector<Shape> shapes;
-  Op op;
-  std::vector<Domain> domains = {};  // per input; normal when missing
-  int max_axis = -99;                // for max: redraw near ties along this axis
-};
-
-constexpr double kink_margin = 1e-3;
-
-double draw(Domain d, slope::Rng& rng) {
-  switch (d) {
-    case Domain::positive: return rng.uniform(0.5, 2.0);
-    case Domain::nonzero: return (rng.uniform() < 0.5 ? -1.0 : 1.0) * rng.uniform(0.5, 2.0);
-    case Domain::kink: {
-      double x = 0.0;
-      do x = rng.normal();
-      while (std::abs(x) < kink_margin);
-      return x;
-    }
-    case Domain::normal: break;
-  }
-  return rng.normal();
-}
-
-// The smallest gap between the largest and the second largest entry along
-// `axis` over all slices: below kink_margin, max's gradient is ambiguous.
-double max_gap(const xt::xarray<double>& x, int axis) {
-  const Shape shape(x.shape().begin(), x.shape().end());
-  const std::size_t a = static_cast<std::size_t>(axis < 0 ? axis + static_cast<int>(shape.size()) : axis);
-  std::size_t outer = 1, inner = 1;
-  for (std::size_t d = 0; d < a; ++d) outer *= shape[d];
-  for (std::size_t d = a + 1; d < shape.size(); ++d) inner *= shape[d];
-  const std::size_t n = shape[a];
-  double gap = INFINITY;
-  for (std::size_t o = 0; o < outer; ++o)
-    for (std::size_t i = 0; i < inner; ++i) {
-      std::vector<double> v;
-      for (std::size_t j = 0; j < n; ++j) v.push_back(x.data()[(o * n + j) * inner + i]);
-      std::sort(v.rbegin(), v.rend());
-      if (v.size() > 1) gap = std::min(gap, v[0] - v[1]);
-    }
-  return gap;
-}
-
-Inputs draw_inputs(const OpCase& c, slope::Rng& rng) {
-  Inputs in;
-  for (std::size_t k = 0; k < c.shapes.size(); ++k) {
-    const Domain d = k < c.domains.size() ? c.domains[k] : Domain::normal;
-    xt::xarray<double> a = xt::xarray<double>::from_shape(c.shapes[k]);
-    for (;;) {
-      for (double& x : a) x = draw(d, rng);
-      if (c.max_axis == -99 || max_gap(a, c.max_axis) >= kink_margin) break;
-    }
-    in.emplace_back(std::move(a), true);
-    in.back().set_name("x" + std::to_string(k));
-  }
-  return in;
-}
-
-// FNV-1a, so every case draws its own numbers on every platform.
-std::uint64_t hash(const std::string& s) {
-  std::uint64_t h = 14695981039346656037ull;
-  for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
-  return h;
-}
-
-// Error statistics over every entry, beyond gradcheck's pass/fail: the
-// relative error |a - n| / max(|a|, |n|) where the gradient is not negligible
-// (max(|a|, |n|) > 1e-6; below that, finite-difference round-off of ~1e-10
-// dominates any ratio), and how close any entry came to the criterion,
-// |a - n| / (atol + rtol |n|), which must stay <= 1.
-struct Worst {
-  double rel_error = 0.0, criterion = 0.0;
-  std::string rel_where, criterion_where;
-  std::size_t cases = 0, entries = 0;
-};
-Worst& worst() {
-  static Worst w;
-  return w;
-}
-
-void record_errors(const std::function<Tensor64(const Inputs&)>& loss, Inputs& inputs,
-                   const std::string& name) {
-  const slope::GradcheckOptions defaults;
-  loss(inputs).backward();
-  Worst& w = worst();
-  for (Tensor64& x : inputs) {
-    const xt::xarray<double> analytic = x.has_grad()
-                                            ? xt::xarray<double>(x.grad())
-                                            : xt::xarray<double>(xt::zeros<double>(x.value().shape()));
-    const auto f = [&](const xt::xarray<double>& v) {
-      xt::xarray<double> saved = x.value();
-      x.value() = v;
-      slope::NoGradGuard no_grad;
-      const double r = loss(inputs).item();
-      x.value() = std::move(saved);
-      return r;
-    };
-    const xt::xarray<double> numerical = slope::numerical_gradient(f, x.value(), defaults.h);
-    for (std::size_t i = 0; i < x.size(); ++i) {
-      const double a = analytic.data()[i], n = numerical.data()[i];
-      const double diff = std::abs(a - n), scale = std::max(std::abs(a), std::abs(n));
-      const double ratio = diff / (defaults.atol + defaults.rtol * std::abs(n));
-      if (scale > 1e-6 && diff / scale > w.rel_error) {
-        w.rel_error = diff / scale;
-        w.rel_where = name;
-      }
-      if (ratio > w.criterion) {
-        w.criterion = ratio;
-        w.criterion_where = name;
-      }
-    }
-    x.zero_grad();
-  }
-}
-
-// Gradchecks one case at the default criterion, for three seeds.
-void check_case(const OpCase& c) {
-  for (std::uint64_t seed : {1u, 2u, 3u}) {
-    slope::Rng rng{hash(c.name) + seed};
-    Inputs inputs = draw_inputs(c, rng);
-    const Shape out_shape = c.op(inputs).shape();
-    const Tensor64 weights = slope::randn<double>(out_shape, rng);
-    const auto loss = [&](const Inputs& in) { return slope::sum(c.op(in) * weights); };
-    const slope::GradcheckReport report = slope::gradcheck(loss, inputs);
-    INFO(c.name << " (seed " << seed << "): " << report.message());
-    CHECK(report.ok);
-    std::size_t total = 0;
-    for (const auto& t : inputs) total += t.size();
-    CHECK(report.checked == total);
-    ++worst().cases;
-    worst().entries += report.checked;
-    record_errors(loss, inputs, c.name);
-  }
-}
-
-// Shape pairs for the broadcasting binary ops.
-const std::vector<std::pair<std::string, std::vector<Shape>>>& binary_shapes() {
-  static const std::vector<std::pair<std::string, std::vector<Shape>>> s = {
-      {"scalar, scalar", {{}, {}}},
-      {"vector, vector", {{5}, {5}}},
-      {"matrix, matrix", {{3, 4}, {3, 4}}},
-      {"matrix, row (1, n)", {{3, 4}, {1, 4}}},
-      {"matrix, column (m, 1)", {{3, 4}, {3, 1}}},
-      {"column, row", {{3, 1}, {1, 4}}},
-      {"matrix, lower-rank vector", {{3, 4}, {4}}},
-      {"lower-rank vector, matrix", {{4}, {3, 4}}},
-      {"matrix, scalar", {{3, 4}, {}}},
-      {"scalar, matrix", {{}, {2, 5}}},
-      {"3-D, lower-rank column", {{2, 3, 4}, {3, 1}}},
-  };
-  return s;
-}
-
-const std::vector<std::pair<std::string, Shape>>& unary_shapes() {
-  static const std::vector<std::pair<std::string, Shape>> s = {
-      {"scalar", {}}, {"vector", {6}}, {"matrix", {3, 4}}, {"column", {4, 1}}, {"3-D", {2, 3, 2}},
-  };
-  return s;
-}
 
 std::vector<OpCase> binary_cases() {
   struct Binary {

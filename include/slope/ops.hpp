@@ -40,6 +40,28 @@ template <class T> TensorT<T> sqrt(const TensorT<T>& x);    // pow(x, 0.5)
 template <class T> TensorT<T> add_scalar(const TensorT<T>& x, Scalar<T> s);
 template <class T> TensorT<T> mul_scalar(const TensorT<T>& x, Scalar<T> s);
 
+// ---- activations (src/ops_activation.cpp) --------------------------------------------
+// For every finite input, in float and double, none of these returns NaN or
+// Inf, forward or backward. At a kink the gradient is the left branch's slope,
+// as relu's is (0 at 0).
+/// tanh(x); backward (1 - y^2) g from the output.
+template <class T> TensorT<T> tanh(const TensorT<T>& x);
+/// 1 / (1 + e^-x), split by sign (e^x / (1 + e^x) for x < 0) so exp never overflows.
+template <class T> TensorT<T> sigmoid(const TensorT<T>& x);
+/// log(1 + e^x) as max(x, 0) + log1p(e^-|x|); backward sigmoid(x) g.
+template <class T> TensorT<T> softplus(const TensorT<T>& x);
+/// log(sigmoid(x)) = -softplus(-x) (a composite).
+template <class T> TensorT<T> log_sigmoid(const TensorT<T>& x);
+/// x for x > 0, slope x otherwise; the gradient at 0 is slope.
+template <class T> TensorT<T> leaky_relu(const TensorT<T>& x, Scalar<T> slope = 0.01);
+/// x for x > 0, alpha (e^x - 1) otherwise; the gradient at 0 is alpha.
+template <class T> TensorT<T> elu(const TensorT<T>& x, Scalar<T> alpha = 1);
+/// The tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), computed as
+/// x sigmoid(2u); for |x| > 1e4 the limits x and 0 (the cube would overflow).
+template <class T> TensorT<T> gelu(const TensorT<T>& x);
+/// x sigmoid(x) (a composite).
+template <class T> TensorT<T> silu(const TensorT<T>& x);
+
 // ---- linear algebra and shape -----------------------------------------------------
 /// (m, k) x (k, n) -> (m, n) through BLAS gemm. Backward: dA = dC B^T, dB = A^T dC,
 /// with the transposes passed to gemm as flags, never materialised.
