@@ -8,11 +8,15 @@
 //
 //   slope_mlp [--hidden 100] [--epochs 3] [--batch 256] [--threads 1]
 //             [--optimizer adam|sgd] [--lr X] [--reg 1e-4] [--center]
-//             [--seed 0] [--train-size N] [--engine fused|graph] [--data DIR]
+//             [--seed 0] [--train-size N] [--model mlp|residual] [--data DIR]
+// --model residual is 784 -> H -> H -> 10 with a skip connection around the
+// middle layer (h2 = relu(h1 W2 + b2) + h1), the user-style model of
+// bench/libtorch/libtorch_residual.cpp.
 //   slope_mlp --peak [--threads 2]      (OpenBLAS sgemm GFLOP/s on squares)
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -66,7 +70,7 @@ double peak_rss_mb() {
 struct Args {
   std::size_t hidden = 100, epochs = 3, batch = 256, train_size = 0;
   int threads = 1;
-  std::string optimizer = "adam", engine = "fused", data = data::kFashionMnistDir;
+  std::string optimizer = "adam", model = "mlp", data = data::kFashionMnistDir;
   double lr = 0.0, reg = 1e-4;
   bool center = false, peak = false;
   std::uint64_t seed = 0;
@@ -80,23 +84,39 @@ Args parse(int argc, char** argv) {
       if (i + 1 >= argc) throw ValueError(fmt::format("{} needs a value", k));
       return argv[++i];
     };
-    if (k == "--hidden") a.hidden = std::stoul(value());
-    else if (k == "--epochs") a.epochs = std::stoul(value());
-    else if (k == "--batch") a.batch = std::stoul(value());
-    else if (k == "--train-size") a.train_size = std::stoul(value());
-    else if (k == "--threads") a.threads = std::stoi(value());
+    const auto count = [&]() -> std::size_t {
+      const std::string v = value();
+      std::size_t n = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || p != v.data() + v.size()) throw ValueError(fmt::format("{}: expected a count, got '{}'", k, v));
+      return n;
+    };
+    const auto number = [&]() -> double {
+      const std::string v = value();
+      double x = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+      if (ec != std::errc() || p != v.data() + v.size()) throw ValueError(fmt::format("{}: expected a number, got '{}'", k, v));
+      return x;
+    };
+    if (k == "--hidden") a.hidden = count();
+    else if (k == "--epochs") a.epochs = count();
+    else if (k == "--batch") a.batch = count();
+    else if (k == "--train-size") a.train_size = count();
+    else if (k == "--threads") a.threads = static_cast<int>(std::min<std::size_t>(count(), kMaxThreads));
     else if (k == "--optimizer") a.optimizer = value();
-    else if (k == "--engine") a.engine = value();
+    else if (k == "--model") a.model = value();
     else if (k == "--data") a.data = value();
-    else if (k == "--lr") a.lr = std::stod(value());
-    else if (k == "--reg") a.reg = std::stod(value());
-    else if (k == "--seed") a.seed = std::stoull(value());
+    else if (k == "--lr") a.lr = number();
+    else if (k == "--reg") a.reg = number();
+    else if (k == "--seed") a.seed = count();
     else if (k == "--center") a.center = true;
     else if (k == "--peak") a.peak = true;
     else throw ValueError(fmt::format("unknown option '{}' (see the comment at the top of slope_mlp.cpp)", k));
   }
   if (a.optimizer != "adam" && a.optimizer != "sgd")
     throw ValueError(fmt::format("--optimizer must be adam or sgd: got '{}'", a.optimizer));
+  if (a.model != "mlp" && a.model != "residual")
+    throw ValueError(fmt::format("--model must be mlp or residual: got '{}'", a.model));
   return a;
 }
 
@@ -146,12 +166,12 @@ int main(int argc, char** argv) try {
   const double load_s = std::chrono::duration<double>(clock_type::now() - t_load).count();
 
   train::Config c;
-  c.model = "two-layer";
+  c.model = a.model == "mlp" ? "two-layer" : "residual";
   c.hidden = {a.hidden};
   c.loss = "softmax";
   c.reg = "l2";
   c.lambda = a.reg;
-  c.dropout = 0.0;
+  c.dropout = {0.0};
   c.optimizer = a.optimizer == "adam" ? "adam" : "momentum";
   c.lr = a.lr > 0 ? a.lr : (a.optimizer == "adam" ? 1e-3 : 1e-2);
   c.momentum = 0.9;
@@ -163,16 +183,15 @@ int main(int argc, char** argv) try {
   c.seed = a.seed;
   c.val_size = 0;
   c.center = a.center;
-  c.engine = a.engine;
   train::Trainer trainer(c, train_set);
-  // torch.nn.Linear's initialisation, so that the runs start alike.
+  // torch.nn.Linear's initialisation, so that the runs start alike: every W
+  // (in, out) and the b after it from U(-1/sqrt(in), 1/sqrt(in)).
   Rng init(a.seed + 17);
-  for (const auto& layer : trainer.model().layers()) {
-    const double bound = 1.0 / std::sqrt(static_cast<double>(layer.in_features()));
-    for (Tensor p : {layer.W, layer.b}) {
-      float* v = p.value().data();
-      for (std::size_t i = 0; i < p.size(); ++i) v[i] = static_cast<float>(init.uniform(-bound, bound));
-    }
+  double bound = 0.0;
+  for (auto [name, p] : trainer.model().named_parameters()) {
+    if (p.dim() == 2) bound = 1.0 / std::sqrt(static_cast<double>(p.shape()[0]));
+    float* v = p.value().data();
+    for (std::size_t i = 0; i < p.size(); ++i) v[i] = static_cast<float>(init.uniform(-bound, bound));
   }
 
   const double first_step_s = seconds_since_process_start();
@@ -190,11 +209,11 @@ int main(int argc, char** argv) try {
   const double per_epoch = later[later.size() / 2];
   const double train_s = [&] { double t = 0; for (double e : epoch_s) t += e; return t; }();
   fmt::print(
-      R"({{"impl": "slope_{}", "hidden": {}, "epochs": {}, "batch": {}, "optimizer": "{}", "seed": {}, )"
+      R"({{"impl": "slope{}", "model": "{}", "hidden": {}, "epochs": {}, "batch": {}, "optimizer": "{}", "seed": {}, )"
       R"("threads": {}, "blas_threads": {}, "train_size": {}, "sec_per_epoch": {:.4f}, "epoch_s": [{:.4f}], )"
       R"("train_s": {:.4f}, "load_s": {:.4f}, "first_step_s": {:.3f}, "train_loss": {:.6f}, )"
       R"("test_acc": {:.4f}, "peak_rss_mb": {:.1f}}})" "\n",
-      a.engine, a.hidden, a.epochs, a.batch, a.optimizer, a.seed, a.threads, a.threads,
+      a.model == "mlp" ? "" : "_residual", a.model, a.hidden, a.epochs, a.batch, a.optimizer, a.seed, a.threads, a.threads,
       train_set.size(), per_epoch, fmt::join(epoch_s, ", "), train_s, load_s, first_step_s,
       last_loss, test.accuracy, peak_rss_mb());
   return 0;

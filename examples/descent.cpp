@@ -79,7 +79,7 @@ struct Rows {
 Rows rows_of(const data::Dataset& d, std::span<const std::size_t> idx, const data::Preprocess& prep) {
   xt::xarray<float> x = xt::xarray<float>::from_shape({idx.size(), d.dim()});
   std::vector<std::int32_t> y(idx.size());
-  data::gather(d, idx, prep, x.data(), y.data());
+  data::gather(d, idx, prep, std::span(x.data(), x.size()), std::span(y));
   return {Tensor(std::move(x)), std::move(y)};
 }
 

@@ -300,7 +300,7 @@ int main(int argc, char** argv) {
     Problem p;
     xt::xarray<double> X = xt::xarray<double>::from_shape({idx.size(), train.dim()});
     p.y.resize(idx.size());
-    data::gather(train, idx, prep, X.data(), p.y.data());
+    data::gather(train, idx, prep, std::span(X.data(), X.size()), std::span(p.y));
     p.X = Tensor64(std::move(X));
     Tensor64 W = randn<double>({train.dim(), train.num_classes()}, rng, 0.01, 0.0, true).set_name("W");
     Tensor64 b = zeros<double>({train.num_classes()}, true).set_name("b");

@@ -70,7 +70,7 @@ xt::xarray<float> rows_of(const data::Dataset& d, const std::vector<std::size_t>
                           const data::Preprocess& prep, std::vector<std::int32_t>& labels) {
   xt::xarray<float> x = xt::xarray<float>::from_shape({idx.size(), d.dim()});
   labels.resize(idx.size());
-  data::gather(d, idx, prep, x.data(), labels.data());
+  data::gather(d, idx, prep, std::span(x.data(), x.size()), std::span(labels));
   return x;
 }
 

@@ -86,7 +86,7 @@ Tensor batch_of(const data::Dataset& d, std::span<const std::size_t> idx, const 
                 std::vector<std::int32_t>& y) {
   xt::xarray<float> x = xt::xarray<float>::from_shape({idx.size(), d.dim()});
   y.resize(idx.size());
-  data::gather(d, idx, prep, x.data(), y.data());
+  data::gather(d, idx, prep, std::span(x.data(), x.size()), std::span(y));
   return Tensor(std::move(x));
 }
 

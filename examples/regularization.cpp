@@ -103,7 +103,7 @@ Batch<T> gather(const data::Dataset& d, std::span<const std::size_t> idx,
                 const data::Preprocess& prep) {
   xt::xarray<T> x = xt::xarray<T>::from_shape({idx.size(), d.dim()});
   std::vector<std::int32_t> y(idx.size());
-  data::gather(d, idx, prep, x.data(), y.data());
+  data::gather(d, idx, prep, std::span(x.data(), x.size()), std::span(y));
   return {TensorT<T>(std::move(x)), std::move(y)};
 }
 

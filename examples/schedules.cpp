@@ -105,7 +105,7 @@ train::Config config_for(const Schedule& s, const Options& o, std::size_t val_si
   c.model = "linear";
   c.loss = "softmax";
   c.reg = "none";
-  c.dropout = 0.0;
+  c.dropout = {0.0};
   c.optimizer = "momentum";  // v = rho v + g; w -= lr v
   c.momentum = 0.9;
   c.weight_decay = 0.0;

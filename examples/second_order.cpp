@@ -361,7 +361,7 @@ void lbfgs_on_fashion(bool quick, const std::filesystem::path& dir, const std::f
   FashionProblem pb;
   xt::xarray<float> xs = xt::xarray<float>::from_shape({n, train.dim()});
   pb.y.resize(n);
-  data::gather(train, subset, prep, xs.data(), pb.y.data());
+  data::gather(train, subset, prep, std::span(xs.data(), xs.size()), std::span(pb.y));
   pb.x = Tensor(std::move(xs));
 
   fmt::print("\n(c) linear softmax classifier, {} Fashion-MNIST training images, lambda 1e-3, "

@@ -120,17 +120,17 @@ TEST_CASE("gather scales pixels to [0, 1], subtracts the mean and copies labels"
   std::vector<float> xf(8);
   std::vector<double> xd(8);
   std::vector<std::int32_t> y(2);
-  data::gather(d, batch, p, xf.data(), y.data());
-  data::gather(d, batch, p, xd.data(), nullptr);
+  data::gather(d, batch, p, std::span(xf.data(), xf.size()), std::span(y));
+  data::gather(d, batch, p, std::span(xd.data(), xd.size()));
   CHECK_THAT(xd[0], WithinAbs(0.6 - 0.3, 1e-12));
   CHECK_THAT(xd[7], WithinAbs(0.0 - 0.3, 1e-12));
   CHECK_THAT(double{xf[0]}, WithinAbs(0.3, 1e-6));
   CHECK(y == std::vector<std::int32_t>{0, 0});
   std::vector<std::size_t> out_of_range = {4};
-  CHECK_THROWS_AS(data::gather(d, out_of_range, p, xf.data(), y.data()), ValueError);
+  CHECK_THROWS_AS(data::gather(d, out_of_range, p, std::span(xf.data(), xf.size()), std::span(y)), ValueError);
   data::Preprocess wrong = p;
   wrong.mean.pop_back();
-  CHECK_THROWS_AS(data::gather(d, batch, wrong, xf.data(), y.data()), ValueError);
+  CHECK_THROWS_AS(data::gather(d, batch, wrong, std::span(xf.data(), xf.size()), std::span(y)), ValueError);
 }
 
 TEST_CASE("gather passes float features through with scale 1") {
@@ -139,7 +139,7 @@ TEST_CASE("gather passes float features through with scale 1") {
   std::vector<std::size_t> all = data::all_indices(d.size());
   data::Preprocess p = data::fit_preprocess(d, all, false);
   std::vector<double> x(12);
-  data::gather(d, all, p, x.data(), nullptr);
+  data::gather(d, all, p, std::span(x.data(), x.size()));
   for (std::size_t j = 0; j < 12; ++j) CHECK(x[j] == double{d.features[j]});
 }
 

@@ -36,7 +36,7 @@ train::Config config(std::uint64_t seed) {
   train::Config c;
   c.model = "two-layer";
   c.hidden = {48};
-  c.dropout = 0.2;
+  c.dropout = {0.2};
   c.optimizer = "adamw";
   c.lr = 1e-2;
   c.lambda = 1e-4;
@@ -79,7 +79,7 @@ TEST_CASE("a different seed gives different checkpoint bytes and different weigh
   // Not only the recorded seed differs: the trained parameters do too.
   const io::Checkpoint a = io::Checkpoint::load(dir / "a.ckpt");
   const io::Checkpoint b = io::Checkpoint::load(dir / "b.ckpt");
-  for (const char* name : {"param/W1", "param/b1", "param/W2", "param/b2"}) {
+  for (const char* name : {"model/layers.0.W", "model/layers.0.b", "model/layers.2.W", "model/layers.2.b"}) {
     INFO(name);
     CHECK(a.array(name).bytes != b.array(name).bytes);
   }

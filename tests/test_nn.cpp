@@ -25,6 +25,13 @@ using Catch::Matchers::Contains;
 
 namespace {
 
+template <class A, class B>
+double max_abs_diff(const A& a, const B& b) {
+  double m = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(double(a.data()[i]) - double(b.data()[i])));
+  return m;
+}
+
 const bool single_thread = use_one_blas_thread();
 
 
@@ -99,17 +106,22 @@ TEST_CASE("An MLP has one layer per pair of sizes with (in, out) weights and (ou
   CHECK(scores.shape() == Shape{6, 3});
 }
 
-TEST_CASE("parameters() lists W1, b1, W2, b2, ... in order and weights() only the matrices", "[nn]") {
+TEST_CASE("parameters() lists each layer's W and b in order and weights() only the matrices", "[nn]") {
   Rng rng(2);
   const nn::MLP<float> mlp({4, 6, 5, 2}, rng);
   const auto params = mlp.parameters();
   REQUIRE(params.size() == 6);
-  const std::vector<std::string> names{"W1", "b1", "W2", "b2", "W3", "b3"};
-  for (std::size_t i = 0; i < params.size(); ++i) CHECK(params[i].name() == names[i]);
+  const std::vector<std::string> names{"layers.0.W", "layers.0.b", "layers.1.W",
+                                       "layers.1.b", "layers.2.W", "layers.2.b"};
+  const auto named = mlp.named_parameters();
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    CHECK(params[i].name() == names[i]);
+    CHECK(named[i].first == names[i]);
+  }
   const auto weights = mlp.weights();
   REQUIRE(weights.size() == 3);
   for (std::size_t i = 0; i < weights.size(); ++i) {
-    CHECK(weights[i].name() == "W" + std::to_string(i + 1));
+    CHECK(weights[i].name() == "layers." + std::to_string(i) + ".W");
     // Handles share the layer's node: an optimizer updating them updates the model.
     CHECK(weights[i].is_same(mlp.layers()[i].W));
     CHECK(params[2 * i].is_same(mlp.layers()[i].W));
@@ -236,8 +248,8 @@ TEST_CASE("MLP gradients match finite differences in float64 with softmax or SVM
   CHECK(report.max_rel_error() < 1e-6);
   // The report names the parameters.
   REQUIRE(report.worst.size() == 6);
-  CHECK(report.worst[0].name == "W1");
-  CHECK(report.worst[5].name == "b3");
+  CHECK(report.worst[0].name == "layers.0.W");
+  CHECK(report.worst[5].name == "layers.2.b");
 }
 
 // ---- argmax and accuracy -------------------------------------------------------------------
@@ -325,11 +337,16 @@ TEST_CASE("dropout keeps the expected value, is differentiable, and p = 0 is the
   INFO(report.message());
   CHECK(report.ok);
 
-  nn::MLP<double> net({3, 8, 2}, rng);
+  // In evaluation mode a net with dropout is the plain forward pass; in
+  // training mode it is not.
+  nn::MLP<double> net({3, 8, 2}, rng, nn::MLPOptions{.dropout = {0.5}});
   const Tensor64 batch = randn<double>({4, 3}, rng);
-  Rng unused(1);
-  const bool same = net(batch, 0.0, unused).value() == net(batch).value();
-  CHECK(same);
+  const auto& l = net.layers();
+  const Tensor64 plain = matmul(relu(matmul(batch, l[0].W) + l[0].b), l[1].W) + l[1].b;
+  net.eval();
+  CHECK(max_abs_diff(net(batch).value(), plain.value()) < 1e-12);
+  net.train();
+  CHECK(max_abs_diff(net(batch).value(), plain.value()) > 1e-3);
   CHECK_THROWS_AS(dropout(x, 1.0, rng), ValueError);
   CHECK_THROWS_AS(dropout(x, -0.1, rng), ValueError);
 }

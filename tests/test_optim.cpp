@@ -101,8 +101,8 @@ TEST_CASE("The two momentum formulations give the same iterates at a constant le
   // v = rho v + g, w -= lr v   versus   u = rho u - lr g, w += u  (u = -lr v)
   CHECK(golden::max_rel_error(a.flat(), b.flat()) < 1e-12);
   CHECK(golden::max_rel_error(b.flat(), golden::find(golden::first_order, "momentum").rows.back()) < 1e-10);
-  CHECK(velocity.state().tensors.count("momentum_buffer") == 1);
-  CHECK(step_form.state().tensors.count("v") == 1);
+  CHECK(velocity.state().params.begin()->second.count("momentum_buffer") == 1);
+  CHECK(step_form.state().params.begin()->second.count("v") == 1);
 }
 
 TEST_CASE("Nesterov in the step form matches the torch form", "[optim]") {
@@ -200,7 +200,7 @@ TEST_CASE("A saved state restored into a fresh optimizer continues exactly", "[o
   }
 }
 
-TEST_CASE("Loading a state of another optimizer or other shapes is refused", "[optim][state]") {
+TEST_CASE("Loading a state of another optimizer, other shapes or other names is refused", "[optim][state]") {
   golden::Problem pb;
   Adam adam(pb.params(), {});
   adam.zero_grad();
@@ -209,15 +209,40 @@ TEST_CASE("Loading a state of another optimizer or other shapes is refused", "[o
   OptimizerState s = adam.state();
   CHECK(s.kind == "Adam");
   CHECK(s.scalar("step") == 1.0);
-  CHECK(s.tensors.at("m").size() == 2);
-  CHECK(s.tensors.count("v_max") == 0);  // amsgrad off: no buffer
+  REQUIRE(s.params.size() == 2);  // keyed by the parameters' names
+  for (const auto& [name, buffers] : s.params) {
+    CHECK(buffers.count("m") == 1);
+    CHECK(buffers.count("v") == 1);
+    CHECK(buffers.count("v_max") == 0);  // amsgrad off: no buffer
+  }
   AdamW adamw(pb.params(), {});
   CHECK_THROWS_WITH(adamw.load_state(s), Catch::Contains("Adam"));
-  Tensor64 other(xt::xarray<double>::from_shape({2, 2}), true);
-  Adam mismatched(std::vector<Tensor64>{other, other}, {});
+  // The same names with other shapes.
+  std::vector<NamedTensor<double>> other;
+  for (const auto& [name, buffers] : s.params)
+    other.emplace_back(name, Tensor64(xt::xarray<double>::from_shape({2, 2}), true));
+  Adam mismatched(other, {});
   CHECK_THROWS_AS(mismatched.load_state(s), ShapeError);
-  s.tensors["momentum_buffer"] = s.tensors.at("m");
-  CHECK_THROWS_WITH(Adam<double>(pb.params(), {}).load_state(s), Catch::Contains("momentum_buffer"));
+  // A buffer this optimizer does not keep.
+  OptimizerState extra = s;
+  extra.params.begin()->second["momentum_buffer"] = extra.params.begin()->second.at("m");
+  CHECK_THROWS_WITH(Adam<double>(pb.params(), {}).load_state(extra), Catch::Contains("momentum_buffer"));
+  // A parameter name this optimizer does not have.
+  OptimizerState renamed = s;
+  renamed.params["nowhere"] = renamed.params.begin()->second;
+  CHECK_THROWS_WITH(Adam<double>(pb.params(), {}).load_state(renamed), Catch::Contains("'nowhere'"));
+  // A buffer given for some parameters only.
+  OptimizerState partial = s;
+  partial.params.begin()->second.erase("v");
+  CHECK_THROWS_WITH(Adam<double>(pb.params(), {}).load_state(partial), Catch::Contains("all or none"));
+  // Non-finite values.
+  OptimizerState nan = s;
+  nan.params.begin()->second.at("m").data()[0] = std::nan("");
+  CHECK_THROWS_AS(Adam<double>(pb.params(), {}).load_state(nan), NumericError);
+  // The same tensor twice, or two tensors with one name, cannot be keyed.
+  CHECK_THROWS_WITH(Adam<double>(std::vector<Tensor64>{pb.w, pb.w}, {}), Catch::Contains("listed twice"));
+  CHECK_THROWS_WITH(Adam<double>(std::vector<NamedTensor<double>>{{"w", pb.w}, {"w", pb.b}}, {}),
+                    Catch::Contains("two parameters are named 'w'"));
 }
 
 TEST_CASE("A parameter without a gradient is left alone", "[optim]") {

@@ -104,11 +104,11 @@ TEST_CASE("Config::set and get round-trip every kind of field", "[train][config]
   CHECK(c.get("epochs") == "7");
   CHECK(c.get("center") == "false");
   CHECK(std::stod(c.get("lr")) == 0.003);
-  CHECK(c.layer_sizes(784, 10) == std::vector<std::size_t>{784, 256, 128, 64, 10});
-  c.model = "two-layer";
-  CHECK(c.layer_sizes(784, 10) == std::vector<std::size_t>{784, 256, 10});
-  c.model = "linear";
-  CHECK(c.layer_sizes(784, 10) == std::vector<std::size_t>{784, 10});
+  // The model table's sizes follow the fields: 784-256-128-64-10, 784-256-10, 784-10.
+  const auto size = [&](const char* model) { return entry(train::models(), model, "model").size(c, 784, 10); };
+  CHECK(size("mlp") == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10);
+  CHECK(size("two-layer") == 784 * 256 + 256 + 256 * 10 + 10);
+  CHECK(size("linear") == 784 * 10 + 10);
 }
 
 TEST_CASE("Config::to_text and from_text round-trip exactly, numbers to the last bit", "[train][config]") {
@@ -119,7 +119,7 @@ TEST_CASE("Config::to_text and from_text round-trip exactly, numbers to the last
   c.reg = "elastic";
   c.lambda = 1.0 / 3.0;
   c.beta = 0.1 + 0.2;
-  c.dropout = 0.25;
+  c.dropout = {0.25};
   c.optimizer = "nesterov";
   c.lr = 2.0 / 7.0 * 1e-3;
   c.momentum = 0.95;
@@ -131,7 +131,7 @@ TEST_CASE("Config::to_text and from_text round-trip exactly, numbers to the last
   c.seed = 123456789;
   c.val_size = 42;
   c.center = false;
-  c.engine = "graph";
+  c.activation = "tanh";
   const std::string text = c.to_text();
   const train::Config back = train::Config::from_text(text);
   CHECK(back.to_text() == text);
@@ -141,13 +141,13 @@ TEST_CASE("Config::to_text and from_text round-trip exactly, numbers to the last
   CHECK(back.hidden == c.hidden);
   CHECK(back.loss == "svm");
   CHECK(back.center == false);
-  CHECK(back.engine == "graph");
+  CHECK(back.activation == "tanh");
   // One "key=value" line per key, in declaration order.
   const auto& keys = train::Config::keys();
   const std::vector<std::string> core{
-      "model", "hidden", "loss", "reg", "lambda", "beta", "dropout", "optimizer", "lr", "momentum",
-      "beta1", "beta2", "eps", "alpha", "weight_decay", "clip_norm", "schedule",
-      "warmup_epochs", "gamma", "min_lr", "epochs", "batch", "seed", "val_size", "center", "engine"};
+      "model", "hidden", "blocks", "activation", "dropout", "loss", "reg", "lambda", "beta", "optimizer",
+      "lr", "momentum", "beta1", "beta2", "eps", "alpha", "weight_decay", "decay_biases", "clip_norm",
+      "schedule", "warmup_epochs", "gamma", "min_lr", "epochs", "batch", "seed", "val_size", "center"};
   CHECK(keys == core);
   std::string expected;
   for (const auto& k : keys) expected += k + "=" + c.get(k) + "\n";
@@ -299,8 +299,9 @@ TEST_CASE("make_optimizer builds the named optimizer with the config's settings"
     opt->step();
     // Plain SGD keeps no velocity; the momentum variants do.
     const auto st = opt->state();
-    if (name == "sgd") CHECK(st.tensors.count("momentum_buffer") == 0);
-    if (name == "momentum" || name == "nesterov") CHECK(st.tensors.count("momentum_buffer") == 1);
+    const std::size_t buffers = st.params.empty() ? 0 : st.params.begin()->second.count("momentum_buffer");
+    if (name == "sgd") CHECK(buffers == 0);
+    if (name == "momentum" || name == "nesterov") CHECK(buffers == 1);
   }
   c.optimizer = "foo";
   CHECK_THROWS_MATCHES(train::make_optimizer(c, {ones<float>({3}, true)}), ValueError, what(Contains("foo")));
@@ -364,7 +365,12 @@ TEST_CASE("A Trainer splits the data, counts epochs and steps, and learns the sp
   CHECK(t.split().val.size() == 180);
   CHECK(t.split().train.size() == 720);
   CHECK(t.total_steps() == 40 * 23);  // ceil(720 / 32) batches per epoch
-  CHECK(t.model().sizes() == std::vector<std::size_t>{2, 100, 3});
+  const auto params = t.model().named_parameters();
+  REQUIRE(params.size() == 4);
+  CHECK(params[0].first == "layers.0.W");
+  CHECK(params[0].second.shape() == Shape{2, 100});
+  CHECK(params[2].first == "layers.2.W");  // layers.1 is the dropout
+  CHECK(params[2].second.shape() == Shape{100, 3});
   const double before = t.evaluate(spiral_train(), t.split().val).accuracy;
   std::size_t callbacks = 0;
   train::EpochStats first = t.run_epoch([&](std::size_t i, std::size_t n, double loss) {
@@ -421,7 +427,7 @@ TEST_CASE("A checkpoint round-trips the run: parameters, optimizer state, step a
   CHECK(r->evaluate(spiral_train(), r->split().val).accuracy ==
         t.evaluate(spiral_train(), t.split().val).accuracy);
   // Names survive too (the checkpoint keys are the parameter names).
-  CHECK(r->model().parameters()[0].name() == "W1");
+  CHECK(r->model().parameters()[0].name() == "layers.0.W");
   SECTION("a new number of epochs replaces the saved one") {
     const auto longer = train::Trainer::resume(path, spiral_train(), 9);
     CHECK(longer->config().epochs == 9);
@@ -472,7 +478,8 @@ TEST_CASE("Resume refuses another data set, a missing file and a file that is no
   }
   data::Dataset other = spiral_train();
   other.name = "not-spiral";
-  CHECK_THROWS_MATCHES(train::Trainer::resume(path, other), ValueError, what(Contains("not-spiral")));
+  CHECK_THROWS_MATCHES(train::Trainer::resume(path, other), IoError,
+                       what(Contains("not-spiral") && Contains(path.string())));
   CHECK_THROWS_AS(train::Trainer::resume(dir.path / "missing.ckpt", spiral_train()), IoError);
   const fs::path junk = dir.path / "junk.ckpt";
   std::ofstream(junk) << "this is not a checkpoint\n";

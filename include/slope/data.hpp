@@ -23,6 +23,7 @@
 #include "slope/error.hpp"
 #include "slope/io.hpp"
 #include "slope/rng.hpp"
+#include "slope/tensor.hpp"
 
 namespace slope::data {
 
@@ -132,11 +133,23 @@ std::vector<double> mean_image(const Dataset& data, std::span<const std::size_t>
 Preprocess fit_preprocess(const Dataset& data, std::span<const std::size_t> train_indices,
                           bool subtract_mean = true);
 
-/// Writes the examples at `indices` into `x` (indices.size() x dim() values,
-/// preprocessed) and their labels into `y` (may be null). No allocation.
+/// Writes the examples at `indices` into `x` (exactly indices.size() x dim()
+/// entries, preprocessed) and their labels into `y` (exactly indices.size(),
+/// or empty for none). ValueError if a buffer has another size or an index
+/// is out of range. No allocation.
 template <class T>
 void gather(const Dataset& data, std::span<const std::size_t> indices, const Preprocess& prep,
-            T* x, std::int32_t* y);
+            std::span<T> x, std::span<std::int32_t> y = {});
+
+/// A minibatch as a model takes it: x (n, D), preprocessed, and n labels.
+template <class T>
+struct Batch {
+  TensorT<T> x;
+  std::vector<std::int32_t> y;
+};
+/// The examples at `indices` as a Batch (checked like gather).
+template <class T>
+Batch<T> batch(const Dataset& data, std::span<const std::size_t> indices, const Preprocess& prep);
 
 // ---- minibatches ----------------------------------------------------------------
 

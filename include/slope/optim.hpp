@@ -5,6 +5,7 @@
 //   adam.hpp       Adam (bias-correction switch, AMSGrad) and AdamW (decoupled decay)
 //   lbfgs.hpp      L-BFGS with a strong-Wolfe line search
 //   solvers.hpp    full-batch gradient descent, random search, Newton's method
+//   registry.hpp   the optimizers by name (the one table for configs, --help, landscapes)
 // The formulas, defaults and torch conventions are listed in docs/optimizers.md.
 #pragma once
 
@@ -12,5 +13,6 @@
 #include "slope/optim/adaptive.hpp"
 #include "slope/optim/lbfgs.hpp"
 #include "slope/optim/optimizer.hpp"
+#include "slope/optim/registry.hpp"
 #include "slope/optim/sgd.hpp"
 #include "slope/optim/solvers.hpp"

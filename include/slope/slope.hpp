@@ -18,7 +18,6 @@
 
 // Data sets, files, models and training.
 #include "slope/data.hpp"
-#include "slope/fused.hpp"
 #include "slope/io.hpp"
 #include "slope/knn.hpp"
 #include "slope/nn.hpp"

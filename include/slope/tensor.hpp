@@ -17,6 +17,7 @@
 #include <new>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -201,6 +202,10 @@ class TensorT {
 
 using Tensor = TensorT<float>;
 using Tensor64 = TensorT<double>;
+
+/// A tensor with a name: a model's parameter ("layers.0.W"), an optimizer's key.
+template <class T>
+using NamedTensor = std::pair<std::string, TensorT<T>>;
 
 // ---- creation -------------------------------------------------------------
 

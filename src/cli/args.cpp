@@ -56,14 +56,15 @@ double Args::number(const std::string& name, double fallback) const {
   return x;
 }
 
-long Args::integer(const std::string& name, long fallback, long min) const {
+long Args::integer(const std::string& name, long fallback, long min, long max) const {
   if (!has(name)) return fallback;
   const std::string& v = values_.at(name);
   long x = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
   if (ec != std::errc() || p != v.data() + v.size())
-    throw UsageError(fmt::format("--{}: expected an integer, got '{}'", name, v));
+    throw UsageError(fmt::format("--{}: expected an integer in [{}, {}], got '{}'", name, min, max, v));
   if (x < min) throw UsageError(fmt::format("--{}: must be at least {}, got {}", name, min, x));
+  if (x > max) throw UsageError(fmt::format("--{}: must be at most {}, got {}", name, max, x));
   return x;
 }
 

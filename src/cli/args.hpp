@@ -34,7 +34,8 @@ class Args {
   std::string get(const std::string& name, const std::string& fallback = "") const;
   /// A number; UsageError "--name: expected a number, got 'x'".
   double number(const std::string& name, double fallback) const;
-  long integer(const std::string& name, long fallback, long min) const;
+  /// An integer in [min, max]; UsageError naming the option otherwise.
+  long integer(const std::string& name, long fallback, long min, long max = 1L << 40) const;
   /// Options given, in order, as (name, value).
   const std::vector<std::pair<std::string, std::string>>& given() const { return order_; }
 

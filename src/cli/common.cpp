@@ -1,20 +1,25 @@
 #include "common.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <climits>
+#include <cstring>
+#include <filesystem>
 #include <future>
 #include <thread>
-#include <filesystem>
-#include <map>
-
-#include <unistd.h>
 
 #include <fmt/format.h>
 
 #include "slope/runtime.hpp"
 
 namespace slope::cli {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -24,59 +29,33 @@ std::string dashed(std::string key) {
   return key;
 }
 
-const std::map<std::string, std::string>& help_texts() {
-  static const std::map<std::string, std::string> h{
-      {"model", "linear, two-layer or mlp"},
-      {"hidden", "hidden sizes, e.g. 512 or 512,256 for mlp"},
-      {"loss", "softmax or svm"},
-      {"reg", "regularizer on the weights: none, l2, l1, elastic"},
-      {"lambda", "regularization strength"},
-      {"beta", "elastic net: beta * L2 + L1"},
-      {"dropout", "probability of dropping a hidden unit while training"},
-      {"optimizer", "sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw"},
-      {"lr", "peak learning rate"},
-      {"momentum", "momentum rho (momentum, nesterov)"},
-      {"beta1", "Adam's first-moment decay"},
-      {"beta2", "Adam's second-moment decay"},
-      {"eps", "added after the square root (adaptive methods)"},
-      {"alpha", "RMSProp's decay of grad_sq"},
-      {"weight-decay", "AdamW: decoupled; others: added to the gradient"},
-      {"clip-norm", "clip the global gradient norm (0: off)"},
-      {"schedule", "constant, step, cosine, linear, invsqrt"},
-      {"warmup-epochs", "linear warm-up before the schedule (0: none)"},
-      {"gamma", "step decay factor at 50% and 75% of the run"},
-      {"min-lr", "cosine floor"},
-      {"epochs", "passes over the training split"},
-      {"batch", "minibatch size"},
-      {"seed", "seed of initialisation, split and shuffling"},
-      {"val-size", "validation examples carved from the training set (a fifth of a small set)"},
-      {"center", "subtract the training mean image (true/false)"},
-      {"engine", "fused (hand-derived kernels, parallel, no allocation) or graph (autograd op by op)"},
-  };
-  return h;
-}
-
 // "0.34999999999999998" (exact, as checkpoints store it) reads as "0.35" in help.
 std::string shortest(const std::string& text) {
-  double v = 0.0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size()) return text;
-  return fmt::format("{}", v);
+  std::string out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string part = text.substr(start, comma - start);
+    double v = 0.0;
+    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+    out += (out.empty() ? "" : ",") +
+           (ec == std::errc() && end == part.data() + part.size() && !part.empty() ? fmt::format("{}", v) : part);
+    start = comma + 1;
+  }
+  return out;
 }
 
 }  // namespace
 
 std::vector<OptionSpec> config_options() {
   std::vector<OptionSpec> specs{
-      {"data", "NAME", "fashion-mnist, mnist, cifar10 or spiral", "fashion-mnist"},
+      {"data", "NAME", "the data set: " + entry_names(train::datasets()), "fashion-mnist"},
       {"data-dir", "DIR", "directory of the data files", data::kFashionMnistDir},
-      {"threads", "N", "BLAS threads", "all cores"},
+      {"threads", "N", fmt::format("threads for products and row shards, 1 to {}", kMaxThreads), "all cores"},
   };
   const train::Config defaults;
-  for (const auto& key : train::Config::keys()) {
-    const auto it = help_texts().find(dashed(key));
-    specs.push_back({dashed(key), "X", it == help_texts().end() ? "" : it->second, shortest(defaults.get(key))});
-  }
+  for (const auto& key : train::Config::keys())
+    specs.push_back({dashed(key), "X", train::Config::help(key), shortest(defaults.get(key))});
   return specs;
 }
 
@@ -100,22 +79,20 @@ train::Config config_from(const Args& args) {
 
 void apply_threads(const Args& args) {
   const long cores = std::max(1u, std::thread::hardware_concurrency());
-  set_num_threads(static_cast<int>(args.integer("threads", cores, 1)));
+  set_num_threads(static_cast<int>(args.integer("threads", std::min<long>(cores, kMaxThreads), 1, kMaxThreads)));
 }
 
 data::Dataset load_data(const Args& args, std::string_view split) {
   const std::string name = args.get("data", "fashion-mnist");
-  const std::string dir = args.get("data-dir", name == "fashion-mnist" ? data::kFashionMnistDir : "");
-  if (name != "spiral") {
+  const train::DatasetEntry* e = find_entry(train::datasets(), name);
+  if (!e) throw UsageError(fmt::format("--data: unknown data set '{}' ({})", name, entry_names(train::datasets())));
+  const std::string dir = args.get("data-dir", e->default_dir);
+  if (e->needs_dir) {
     if (dir.empty()) throw UsageError(fmt::format("--data {} needs --data-dir", name));
-    if (!std::filesystem::is_directory(dir))
+    if (!fs::is_directory(dir))
       throw UsageError(fmt::format("--data-dir: '{}' is not a directory{}", dir,
-                                   name == "fashion-mnist"
-                                       ? " (install the Debian package dataset-fashion-mnist)"
-                                       : ""));
+                                   name == "fashion-mnist" ? " (install the Debian package dataset-fashion-mnist)" : ""));
   }
-  if (name != "fashion-mnist" && name != "mnist" && name != "cifar10" && name != "spiral")
-    throw UsageError(fmt::format("--data: unknown data set '{}'", name));
   return train::load_dataset(name, dir, split);
 }
 
@@ -128,7 +105,14 @@ std::pair<data::Dataset, data::Dataset> load_train_test(const Args& args) {
     test.wait();  // never leave the thread running past the arguments it reads
     throw;
   }
-  return {std::move(train_set), test.get()};
+  data::Dataset test_set = test.get();
+  if (test_set.rows != train_set.rows || test_set.cols != train_set.cols || test_set.channels != train_set.channels ||
+      test_set.num_classes() != train_set.num_classes())
+    throw UsageError(fmt::format("--data-dir: the test split holds {}x{}x{} examples of {} classes, the training "
+                                 "split {}x{}x{} of {}", test_set.channels, test_set.rows, test_set.cols,
+                                 test_set.num_classes(), train_set.channels, train_set.rows, train_set.cols,
+                                 train_set.num_classes()));
+  return {std::move(train_set), std::move(test_set)};
 }
 
 void check_val_size(const train::Config& config, const data::Dataset& train) {
@@ -137,20 +121,79 @@ void check_val_size(const train::Config& config, const data::Dataset& train) {
                                  train.size(), train.name, config.val_size));
 }
 
-void check_writable(const std::string& option, const std::string& path) {
-  namespace fs = std::filesystem;
-  fs::path dir = fs::path(path).parent_path();
-  if (dir.empty()) dir = ".";
-  // Refused here, before any work: otherwise the write fails only after the
-  // first epoch (exit 1) instead of as a usage error (exit 2).
-  if (fs::is_directory(path))
-    throw UsageError(fmt::format("--{}: '{}' is a directory", option, path));
-  if (fs::exists(dir) && !fs::is_directory(dir))
-    throw UsageError(fmt::format("--{}: '{}' is not a directory", option, dir.string()));
-  if (!fs::is_directory(dir))
-    throw UsageError(fmt::format("--{}: directory '{}' does not exist", option, dir.string()));
-  if (::access(dir.c_str(), W_OK) != 0)
-    throw UsageError(fmt::format("--{}: directory '{}' is not writable", option, dir.string()));
+void check_paths(const Args& args, const std::vector<PathOption>& options) {
+  std::vector<std::pair<std::string, fs::path>> seen;  // option, normalised path
+  for (const auto& [option, kind] : options) {
+    if (!args.has(option)) continue;
+    const std::string text = args.get(option);
+    const auto bad = [&](const std::string& what) {
+      return UsageError(fmt::format("--{}: '{}' {}", option, text, what));
+    };
+    if (text.empty()) throw UsageError(fmt::format("--{}: the path is empty", option));
+    if (text.size() >= PATH_MAX) throw bad("is longer than the system's path limit");
+    const fs::path path(text);
+    for (const auto& part : path)
+      if (part.native().size() > NAME_MAX) throw bad("has a name longer than the system's limit");
+    struct stat st {};
+    const bool exists = ::stat(path.c_str(), &st) == 0;
+    if (kind == PathKind::input_file) {
+      if (!exists) throw bad("does not exist");
+      if (!S_ISREG(st.st_mode)) throw bad("is not a regular file");
+    } else if (kind == PathKind::output_dir) {
+      if (!exists || !S_ISDIR(st.st_mode)) throw bad("is not a directory");
+      if (::access(path.c_str(), W_OK) != 0) throw bad("is not writable");
+    } else {
+      if (exists && S_ISDIR(st.st_mode)) throw bad("is a directory");
+      if (exists && !S_ISREG(st.st_mode)) throw bad("exists and is not a regular file (a device or a FIFO?)");
+      fs::path dir = path.parent_path();
+      if (dir.empty()) dir = ".";
+      struct stat ds {};
+      if (::stat(dir.c_str(), &ds) != 0) throw UsageError(fmt::format("--{}: directory '{}' does not exist", option, dir.string()));
+      if (!S_ISDIR(ds.st_mode)) throw UsageError(fmt::format("--{}: '{}' is not a directory", option, dir.string()));
+      if (::access(dir.c_str(), W_OK) != 0)
+        throw UsageError(fmt::format("--{}: directory '{}' is not writable", option, dir.string()));
+    }
+    std::error_code ec;
+    fs::path normal = fs::weakly_canonical(path, ec);
+    if (ec) normal = fs::absolute(path).lexically_normal();
+    for (const auto& [other, other_path] : seen) {
+      std::error_code eq;
+      if (normal == other_path || (exists && fs::equivalent(path, other_path, eq)))
+        throw UsageError(fmt::format("--{} and --{} name the same file '{}'", other, option, text));
+    }
+    seen.emplace_back(option, normal);
+  }
+}
+
+void check_not_input(const std::string& out, const std::vector<std::string>& files) {
+  for (const auto& f : files) {
+    std::error_code ec;
+    if (f == out || fs::equivalent(f, out, ec))
+      throw UsageError(fmt::format("--out: '{}' is also an input file", out));
+  }
+}
+
+LineFile::LineFile(const std::string& path) : path_(path) {
+  file_ = std::fopen(path.c_str(), "w");
+  if (!file_) throw IoError(fmt::format("{}: cannot open for writing: {}", path, std::strerror(errno)));
+}
+
+LineFile::~LineFile() {
+  if (file_) std::fclose(file_);
+}
+
+void LineFile::write_line(const std::string& line) {
+  if (!file_) throw IoError(fmt::format("{}: already closed", path_));
+  errno = 0;
+  if (std::fputs(line.c_str(), file_) < 0 || std::fputc('\n', file_) == EOF || std::fflush(file_) != 0)
+    throw IoError(fmt::format("{}: cannot write: {}", path_, errno ? std::strerror(errno) : "write failed"));
+}
+
+void LineFile::close() {
+  if (!file_) return;
+  std::FILE* f = std::exchange(file_, nullptr);
+  errno = 0;
+  if (std::fclose(f) != 0) throw IoError(fmt::format("{}: cannot write: {}", path_, std::strerror(errno)));
 }
 
 std::string json_string(const std::string& s) {
@@ -173,7 +216,9 @@ std::string json_config(const train::Config& c) {
   std::string out = "{";
   for (const auto& key : train::Config::keys()) {
     const std::string v = c.get(key);
-    const bool numeric = !v.empty() && v.find_first_not_of("0123456789.eE+-") == std::string::npos;
+    double d = 0.0;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+    const bool numeric = !v.empty() && ec == std::errc() && end == v.data() + v.size();
     const bool boolean = v == "true" || v == "false";
     if (out.size() > 1) out += ", ";
     out += json_string(key) + ": " + (numeric || boolean ? v : json_string(v));

@@ -1,5 +1,6 @@
 // Pieces the slope commands share: option specs for every training setting,
-// data loading with clear errors, JSON text, and the progress bar.
+// data loading with clear errors, output paths checked before any work,
+// checked writes, JSON text, and the progress bar.
 #pragma once
 
 #include <cstdio>
@@ -13,26 +14,59 @@
 namespace slope::cli {
 
 /// One option per train::Config field ("--weight-decay" for weight_decay),
-/// with the field's default, plus --data, --data-dir and --threads.
+/// with the field's help and default, plus --data, --data-dir and --threads.
 std::vector<OptionSpec> config_options();
 /// The Config with every option given on the command line applied;
 /// UsageError naming the option for a bad value.
 train::Config config_from(const Args& args);
-/// Applies --threads (default 1).
+/// Applies --threads (default: all cores), 1 to kMaxThreads.
 void apply_threads(const Args& args);
 /// The data set named by --data (default fashion-mnist) from --data-dir;
-/// UsageError if the directory does not exist.
+/// UsageError if the name is unknown or the directory does not exist.
 data::Dataset load_data(const Args& args, std::string_view split);
 /// The training and test splits, the test split read on a second thread while
 /// the training split is read here: both are checked before any work starts,
-/// and the wait is the longer of the two, not their sum.
+/// and the wait is the longer of the two, not their sum. UsageError if the
+/// two splits' examples differ in shape.
 std::pair<data::Dataset, data::Dataset> load_train_test(const Args& args);
 /// UsageError naming --val-size unless it leaves training examples in `train`.
 void check_val_size(const train::Config& config, const data::Dataset& train);
-/// Checks that `path`'s directory exists and is writable: UsageError otherwise.
-void check_writable(const std::string& option, const std::string& path);
 
-/// JSON: a quoted, escaped string; numbers with 17 significant digits.
+/// What an option names: a file slope writes, a directory it writes files
+/// into, or a file it reads.
+enum class PathKind { output_file, output_dir, input_file };
+struct PathOption {
+  std::string option;  // "save"
+  PathKind kind;
+};
+/// Checks every given path option before any work (UsageError, exit 2):
+/// non-empty and not over-long; an output file that exists must be a regular
+/// file (never a directory, FIFO or device), in an existing writable
+/// directory; an output directory must exist and be writable; an input file
+/// must exist and be a regular file; and no two of them may name the same file.
+void check_paths(const Args& args, const std::vector<PathOption>& options);
+
+/// UsageError if `out` names one of the input `files`.
+void check_not_input(const std::string& out, const std::vector<std::string>& files);
+
+/// A text file written line by line (the metrics); every write is checked and
+/// a failed one throws IoError naming the file.
+class LineFile {
+ public:
+  explicit LineFile(const std::string& path);
+  ~LineFile();
+  LineFile(const LineFile&) = delete;
+  LineFile& operator=(const LineFile&) = delete;
+  void write_line(const std::string& line);
+  void close();  // IoError if the last bytes cannot be written
+
+ private:
+  std::string path_;
+  std::FILE* file_ = nullptr;
+};
+
+/// JSON: a quoted, escaped string; numbers with 17 significant digits (null
+/// for NaN and Inf).
 std::string json_string(const std::string& s);
 std::string json_number(double v);
 /// {"key": value, ...} of the config (strings quoted, numbers bare).

@@ -169,7 +169,8 @@ int curves(int argc, char** argv) {
   }
   const std::string y_key = required(args, "y"), x_key = args.get("x", "epoch"), out = required(args, "out");
   check_inputs(files, 64);
-  check_writable("out", out);
+  check_paths(args, {{"out", PathKind::output_file}});
+  check_not_input(out, files);
 
   plot::Figure fig(args.get("title", y_key));
   fig.xlabel(x_key).ylabel(y_key).log_y(args.has("log-y"));
@@ -256,10 +257,11 @@ int templates(int argc, char** argv) {
     return 0;
   }
   const std::string out = required(args, "out");
-  const auto columns = static_cast<std::size_t>(args.integer("columns", 5, 1));
-  const auto scale = static_cast<std::size_t>(args.integer("scale", 3, 1));
+  const auto columns = static_cast<std::size_t>(args.integer("columns", 5, 1, 1000));
+  const auto scale = static_cast<std::size_t>(args.integer("scale", 3, 1, 64));
   check_inputs(files, 1);
-  check_writable("out", out);
+  check_paths(args, {{"out", PathKind::output_file}});
+  check_not_input(out, files);
   const io::Array w = io::read_npy(files[0]);
   if (w.shape.size() != 2)
     throw IoError(fmt::format("{}: expected a (D, C) weight matrix, got shape {}", files[0], to_string(w.shape)));
@@ -298,9 +300,10 @@ int histogram(int argc, char** argv) {
     return 0;
   }
   const std::string out = required(args, "out");
-  const auto bins = static_cast<std::size_t>(args.integer("bins", 60, 1));
+  const auto bins = static_cast<std::size_t>(args.integer("bins", 60, 1, 100000));
   check_inputs(files, 16);
-  check_writable("out", out);
+  check_paths(args, {{"out", PathKind::output_file}});
+  check_not_input(out, files);
   std::vector<std::vector<double>> all;
   double lo = INFINITY, hi = -INFINITY;
   for (const auto& f : files) {

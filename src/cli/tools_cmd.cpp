@@ -1,6 +1,7 @@
 // slope search, slope knn and slope gradcheck.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -63,8 +64,8 @@ int search_command(int argc, char** argv) {
     throw UsageError(fmt::format("--search: expected random or grid, got '{}'", kind));
   const auto [lr_lo, lr_hi] = range_option(args, "lr-range", 1e-4, 1e-2);
   const auto [lam_lo, lam_hi] = range_option(args, "lambda-range", 1e-6, 1e-2);
-  const long trials = args.integer("trials", 8, 1);
-  const long points = args.integer("points", 3, 1);
+  const long trials = args.integer("trials", 8, 1, 100000);
+  const long points = args.integer("points", 3, 1, 300);
   apply_threads(args);
   const data::Dataset train_set = load_data(args, "train");
   if (!args.has("val-size") && train_set.size() < 2 * base.val_size) base.val_size = train_set.size() / 5;
@@ -93,6 +94,7 @@ int search_command(int argc, char** argv) {
   fmt::print("{:>5}  {:>10}  {:>10}  {:>9}  {:>9}  {:>8}\n", "trial", "lr", "lambda", "val acc", "val loss", "seconds");
   std::size_t best = 0;
   std::vector<double> scores;
+  std::vector<bool> diverged;
   for (std::size_t i = 0; i < settings.size(); ++i) {
     train::Config c = base;
     c.lr = settings[i].first;
@@ -103,15 +105,23 @@ int search_command(int argc, char** argv) {
     try {
       while (!trainer.done()) s = trainer.run_epoch();
     } catch (const NumericError&) {
-      s.val_accuracy = 0.0;  // a diverged setting scores as nothing
+      s.val_accuracy = -1.0;  // a diverged setting is never the best
       s.val_loss = NAN;
     }
+    diverged.push_back(s.val_accuracy < 0.0);
     scores.push_back(s.val_accuracy);
     if (s.val_accuracy > scores[best]) best = i;
-    fmt::print("{:>5}  {:>10.3e}  {:>10.3e}  {:>8.2f}%  {:>9.4f}  {:>8.1f}\n", i + 1, c.lr, c.lambda,
-               100 * s.val_accuracy, s.val_loss, now_seconds() - t0);
+    if (diverged.back())
+      fmt::print("{:>5}  {:>10.3e}  {:>10.3e}  {:>9}  {:>9}  {:>8.1f}\n", i + 1, c.lr, c.lambda, "diverged", "-",
+                 now_seconds() - t0);
+    else
+      fmt::print("{:>5}  {:>10.3e}  {:>10.3e}  {:>8.2f}%  {:>9.4f}  {:>8.1f}\n", i + 1, c.lr, c.lambda,
+                 100 * s.val_accuracy, s.val_loss, now_seconds() - t0);
     std::fflush(stdout);
   }
+  if (std::none_of(diverged.begin(), diverged.end(), [](bool d) { return !d; }))
+    throw NumericError(fmt::format("search: every one of the {} settings diverged; try smaller learning rates "
+                                   "(--lr-range)", settings.size()));
   fmt::print("best: lr {:.3e}, lambda {:.3e}, validation accuracy {:.2f}%\n", settings[best].first,
              settings[best].second, 100 * scores[best]);
   fmt::print("{{\"command\": \"search\", \"best_lr\": {}, \"best_lambda\": {}, \"best_val_accuracy\": {}, "
@@ -143,9 +153,9 @@ int knn_command(int argc, char** argv) {
   const std::string dist = args.get("distance", "both");
   if (dist != "l1" && dist != "l2" && dist != "both")
     throw UsageError(fmt::format("--distance: expected l1, l2 or both, got '{}'", dist));
-  const auto n_train = static_cast<std::size_t>(args.integer("train-size", 5000, 1));
-  const auto n_val = static_cast<std::size_t>(args.integer("val-size", 1000, 1));
-  const auto n_test = static_cast<std::size_t>(args.integer("test-size", 1000, 1));
+  const auto n_train = static_cast<std::size_t>(args.integer("train-size", 5000, 1, data::kMaxExamples));
+  const auto n_val = static_cast<std::size_t>(args.integer("val-size", 1000, 1, data::kMaxExamples));
+  const auto n_test = static_cast<std::size_t>(args.integer("test-size", 1000, 1, data::kMaxExamples));
   apply_threads(args);
   const auto [train_set, test_set] = load_train_test(args);
   if (n_train + n_val > train_set.size())
@@ -153,7 +163,7 @@ int knn_command(int argc, char** argv) {
   for (std::size_t k : ks)
     if (k > n_train) throw UsageError(fmt::format("--k: {} exceeds --train-size {}", k, n_train));
 
-  Rng rng(static_cast<std::uint64_t>(args.integer("seed", 0, 0)));
+  Rng rng(static_cast<std::uint64_t>(args.integer("seed", 0, 0, std::numeric_limits<long>::max())));
   const data::Split split = data::train_val_split(train_set.size(), n_val, rng);
   std::vector<std::size_t> train_idx = split.train;
   rng.shuffle(train_idx.begin(), train_idx.end());
@@ -166,7 +176,7 @@ int knn_command(int argc, char** argv) {
                          std::vector<std::int32_t>& y) {
     xt::xarray<float> x = xt::xarray<float>::from_shape({idx.size(), d.dim()});
     y.resize(idx.size());
-    data::gather(d, idx, prep, x.data(), y.data());
+    data::gather<float>(d, idx, prep, std::span<float>(x.data(), x.size()), y);
     return x;
   };
   std::vector<std::int32_t> ytr, yval, yte;
@@ -220,32 +230,35 @@ int gradcheck_command(int argc, char** argv) {
   }
   train::Config c = config_from(args);
   if (!args.has("hidden")) c.hidden = {16};
-  const auto n = static_cast<std::size_t>(args.integer("examples", 4, 1));
-  const auto entries = static_cast<std::size_t>(args.integer("entries", 20, 0));
+  const auto n = static_cast<std::size_t>(args.integer("examples", 4, 1, 100000));
+  const auto entries = static_cast<std::size_t>(args.integer("entries", 20, 0, 1L << 30));
   apply_threads(args);
   const data::Dataset train_set = load_data(args, "train");
   if (n > train_set.size()) throw UsageError("--examples exceeds the training set");
+  // The configured model in float64, from the same table `slope train` builds
+  // it from, checked on a few examples through the same loss and penalty.
   Rng rng(c.seed);
-  nn::MLP<double> model(c.layer_sizes(train_set.dim(), train_set.num_classes()), rng);
+  const std::unique_ptr<nn::Module<double>> model =
+      train::make_model<double>(c, train_set.dim(), train_set.num_classes(), rng);
+  nn::name_parameters(*model);
+  model->eval();  // dropout off: finite differences need a deterministic function
   std::vector<std::size_t> idx(n);
   for (auto& i : idx) i = rng.below(train_set.size());
   const data::Preprocess prep = data::fit_preprocess(train_set, data::all_indices(train_set.size()), c.center);
-  xt::xarray<double> x = xt::xarray<double>::from_shape({n, train_set.dim()});
-  std::vector<std::int32_t> y(n);
-  data::gather(train_set, idx, prep, x.data(), y.data());
-  const Tensor64 input(std::move(x));
+  const data::Batch<double> b = data::batch<double>(train_set, idx, prep);
+  const std::vector<Tensor64> weights = nn::weights(*model);
   const auto f = [&](const std::vector<Tensor64>&) {
-    return train::data_loss(c.loss, model(input), y) + train::regularization(c, model.weights());
+    return train::data_loss(c.loss, model->forward(b.x), b.y) + train::regularization(c, weights);
   };
   GradcheckOptions options;
   options.max_entries_per_input = entries;
   options.seed = c.seed;
-  const GradcheckReport report = gradcheck(f, model.parameters(), options);
-  fmt::print("slope gradcheck: {} model ({}), {} loss, {} lambda {:.3g}, {} examples, {} entries checked\n",
-             c.model, fmt::join(model.sizes(), "-"), c.loss, c.reg, c.lambda, n, report.checked);
-  fmt::print("{:>6}  {:>12}  {:>14}  {:>14}  {:>10}\n", "param", "worst entry", "analytic", "numerical", "rel error");
+  const GradcheckReport report = gradcheck(f, model->parameters(), options);
+  fmt::print("slope gradcheck: {} model {}, {} loss, {} lambda {:.3g}, {} examples, {} entries checked\n",
+             c.model, model->describe(), c.loss, c.reg, c.lambda, n, report.checked);
+  fmt::print("{:>12}  {:>12}  {:>14}  {:>14}  {:>10}\n", "param", "worst entry", "analytic", "numerical", "rel error");
   for (const auto& e : report.worst)
-    fmt::print("{:>6}  {:>12}  {:>14.6e}  {:>14.6e}  {:>10.2e}\n", e.name, to_string(e.index), e.analytic,
+    fmt::print("{:>12}  {:>12}  {:>14.6e}  {:>14.6e}  {:>10.2e}\n", e.name, to_string(e.index), e.analytic,
                e.numerical, e.rel_error);
   fmt::print("{}\n", report.message());
   fmt::print("{{\"command\": \"gradcheck\", \"ok\": {}, \"checked\": {}, \"max_rel_error\": {}}}\n",

@@ -86,11 +86,22 @@ Preprocess fit_preprocess(const Dataset& data, std::span<const std::size_t> trai
 
 template <class T>
 void gather(const Dataset& data, std::span<const std::size_t> indices, const Preprocess& prep,
-            T* x, std::int32_t* y) {
+            std::span<T> xs, std::span<std::int32_t> ys) {
   const std::size_t d = data.dim();
   if (!prep.mean.empty() && prep.mean.size() != d)
     throw ValueError(fmt::format("gather: mean has {} entries, examples have {}", prep.mean.size(), d));
+  if (d != 0 && indices.size() > xs.size() / d)
+    throw ValueError(fmt::format("gather: {} examples of {} values need {} entries, the buffer has {}",
+                                 indices.size(), d, indices.size() * d, xs.size()));
+  if (xs.size() != indices.size() * d)
+    throw ValueError(fmt::format("gather: {} examples of {} values need {} entries, the buffer has {}",
+                                 indices.size(), d, indices.size() * d, xs.size()));
+  if (!ys.empty() && ys.size() != indices.size())
+    throw ValueError(fmt::format("gather: {} examples need {} labels, the label buffer has {}",
+                                 indices.size(), indices.size(), ys.size()));
   check_indices(data, indices, "gather");
+  T* x = xs.data();
+  std::int32_t* y = ys.empty() ? nullptr : ys.data();
   // x = scale * raw - mean, in T: one branch-free loop per row that the
   // compiler vectorizes (uint8 -> T conversion included).
   const T s = static_cast<T>(prep.scale);
@@ -109,10 +120,24 @@ void gather(const Dataset& data, std::span<const std::size_t> indices, const Pre
   }
 }
 
+template <class T>
+Batch<T> batch(const Dataset& data, std::span<const std::size_t> indices, const Preprocess& prep) {
+  if (data.dim() != 0 && indices.size() > kMaxExamples)
+    throw ValueError(fmt::format("batch: {} examples exceed the cap of {}", indices.size(), kMaxExamples));
+  Array<T> x = Array<T>::from_shape({indices.size(), data.dim()});
+  Batch<T> b;
+  b.y.resize(indices.size());
+  gather<T>(data, indices, prep, std::span<T>(x.data(), x.size()), std::span<std::int32_t>(b.y));
+  b.x = TensorT<T>(std::move(x));
+  return b;
+}
+
 template void gather<float>(const Dataset&, std::span<const std::size_t>, const Preprocess&,
-                            float*, std::int32_t*);
+                            std::span<float>, std::span<std::int32_t>);
 template void gather<double>(const Dataset&, std::span<const std::size_t>, const Preprocess&,
-                             double*, std::int32_t*);
+                             std::span<double>, std::span<std::int32_t>);
+template Batch<float> batch<float>(const Dataset&, std::span<const std::size_t>, const Preprocess&);
+template Batch<double> batch<double>(const Dataset&, std::span<const std::size_t>, const Preprocess&);
 
 // ---- Minibatches -----------------------------------------------------------------
 

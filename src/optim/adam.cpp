@@ -15,6 +15,7 @@ void check_adam(std::string_view who, double beta1, double beta2, double eps, do
   check_option(weight_decay >= 0.0, who, "weight_decay", ">= 0", weight_decay);
 }
 
+
 // The Adam step shared by Adam and AdamW, for one parameter of n entries:
 //   m = b1*m + (1 - b1)*g;  v = b2*v + (1 - b2)*g^2;  (amsgrad: v_max = max(v_max, v))
 //   w -= step_size * m / (sqrt(v) / bc2_sqrt + eps)
@@ -68,7 +69,7 @@ std::pair<double, double> corrections(double lr, double beta1, double beta2, std
 // ---- Adam ------------------------------------------------------------------------
 
 template <class T>
-Adam<T>::Adam(std::vector<TensorT<T>> params, AdamOptions o)
+Adam<T>::Adam(Params<T> params, AdamOptions o)
     : Optimizer<T>("Adam", std::move(params), o.lr), options_(o) {
   check_adam("Adam", o.beta1, o.beta2, o.eps, o.weight_decay);
   this->register_buffer("m", &m_);
@@ -89,13 +90,13 @@ void Adam<T>::apply(std::size_t i, T* w, const T* g, std::size_t lo, std::size_t
   const auto& o = options_;
   adam_update(w + lo, g + lo, m_[i].data() + lo, v_[i].data() + lo,
               o.amsgrad ? v_max_[i].data() + lo : nullptr, hi - lo, o.beta1, o.beta2, o.eps,
-              o.weight_decay, step_size_, bc2_sqrt_);
+              this->weight_decay(i, o.weight_decay), step_size_ * this->scale_[i], bc2_sqrt_);
 }
 
 // ---- AdamW -----------------------------------------------------------------------
 
 template <class T>
-AdamW<T>::AdamW(std::vector<TensorT<T>> params, AdamWOptions o)
+AdamW<T>::AdamW(Params<T> params, AdamWOptions o)
     : Optimizer<T>("AdamW", std::move(params), o.lr), options_(o) {
   check_adam("AdamW", o.beta1, o.beta2, o.eps, o.weight_decay);
   this->register_buffer("m", &m_);
@@ -113,11 +114,11 @@ void AdamW<T>::prepare() {
 template <class T>
 void AdamW<T>::apply(std::size_t i, T* w, const T* g, std::size_t lo, std::size_t hi) {
   const auto& o = options_;
-  const T shrink = static_cast<T>(1.0 - this->lr_ * o.weight_decay);
+  const T shrink = static_cast<T>(1.0 - this->lr_of(i) * this->weight_decay(i, o.weight_decay));
   for (std::size_t j = lo; j < hi; ++j) w[j] *= shrink;  // decoupled decay: w *= 1 - lr*wd, first
   adam_update(w + lo, g + lo, m_[i].data() + lo, v_[i].data() + lo,
               o.amsgrad ? v_max_[i].data() + lo : nullptr, hi - lo, o.beta1, o.beta2, o.eps, 0.0,
-              step_size_, bc2_sqrt_);
+              step_size_ * this->scale_[i], bc2_sqrt_);
 }
 
 template class Adam<float>;

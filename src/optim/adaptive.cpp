@@ -7,10 +7,10 @@ namespace slope::optim {
 // ---- AdaGrad ---------------------------------------------------------------------
 
 template <class T>
-AdaGrad<T>::AdaGrad(std::vector<TensorT<T>> params, AdaGradOptions o)
+AdaGrad<T>::AdaGrad(Params<T> params, AdaGradOptions o)
     : Optimizer<T>("AdaGrad", std::move(params), o.lr), options_(o) {
   check_option(o.lr_decay >= 0.0, "AdaGrad", "lr_decay", ">= 0", o.lr_decay);
-  check_option(o.weight_decay >= 0.0, "AdaGrad", "weight_decay", ">= 0", o.weight_decay);
+  this->check_decay(o.weight_decay);
   check_option(o.initial_accumulator_value >= 0.0, "AdaGrad", "initial_accumulator_value", ">= 0",
                o.initial_accumulator_value);
   check_option(o.eps >= 0.0, "AdaGrad", "eps", ">= 0", o.eps);
@@ -22,12 +22,13 @@ void AdaGrad<T>::prepare() {
   this->ensure_buffers();
   ++this->step_;
   // lr_t = lr / (1 + (t - 1) * lr_decay)
-  clr_ = static_cast<T>(this->lr_ / (1.0 + static_cast<double>(this->step_ - 1) * options_.lr_decay));
+  clr_ = this->lr_ / (1.0 + static_cast<double>(this->step_ - 1) * options_.lr_decay);
 }
 
 template <class T>
 void AdaGrad<T>::apply(std::size_t i, T* w, const T* g, std::size_t lo, std::size_t hi) {
-  const T clr = clr_, wd = static_cast<T>(options_.weight_decay), eps = static_cast<T>(options_.eps);
+  const T clr = static_cast<T>(clr_ * this->scale_[i]);
+  const T wd = static_cast<T>(this->weight_decay(i, options_.weight_decay)), eps = static_cast<T>(options_.eps);
   T* s = sum_sq_[i].data();
   for (std::size_t j = lo; j < hi; ++j) {
     const T gj = g[j] + wd * w[j];
@@ -39,11 +40,11 @@ void AdaGrad<T>::apply(std::size_t i, T* w, const T* g, std::size_t lo, std::siz
 // ---- RMSProp ---------------------------------------------------------------------
 
 template <class T>
-RMSProp<T>::RMSProp(std::vector<TensorT<T>> params, RMSPropOptions o)
+RMSProp<T>::RMSProp(Params<T> params, RMSPropOptions o)
     : Optimizer<T>("RMSProp", std::move(params), o.lr), options_(o) {
   check_option(o.alpha >= 0.0 && o.alpha <= 1.0, "RMSProp", "alpha", "in [0, 1]", o.alpha);
   check_option(o.eps >= 0.0, "RMSProp", "eps", ">= 0", o.eps);
-  check_option(o.weight_decay >= 0.0, "RMSProp", "weight_decay", ">= 0", o.weight_decay);
+  this->check_decay(o.weight_decay);
   check_option(o.momentum >= 0.0, "RMSProp", "momentum", ">= 0", o.momentum);
   this->register_buffer("grad_sq", &grad_sq_);
   if (o.centered) this->register_buffer("grad_avg", &grad_avg_);
@@ -59,8 +60,8 @@ void RMSProp<T>::prepare() {
 template <class T>
 void RMSProp<T>::apply(std::size_t i, T* w, const T* g, std::size_t lo, std::size_t hi) {
   const auto& o = options_;
-  const T lr = static_cast<T>(this->lr_), a = static_cast<T>(o.alpha), one_a = static_cast<T>(1.0 - o.alpha);
-  const T wd = static_cast<T>(o.weight_decay), eps = static_cast<T>(o.eps), mu = static_cast<T>(o.momentum);
+  const T lr = static_cast<T>(this->lr_of(i)), a = static_cast<T>(o.alpha), one_a = static_cast<T>(1.0 - o.alpha);
+  const T wd = static_cast<T>(this->weight_decay(i, o.weight_decay)), eps = static_cast<T>(o.eps), mu = static_cast<T>(o.momentum);
   T* sq = grad_sq_[i].data();
   T* avg = o.centered ? grad_avg_[i].data() : nullptr;
   T* buf = o.momentum > 0.0 ? momentum_buffer_[i].data() : nullptr;

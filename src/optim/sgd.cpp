@@ -5,10 +5,10 @@
 namespace slope::optim {
 
 template <class T>
-SGD<T>::SGD(std::vector<TensorT<T>> params, SGDOptions o) : Optimizer<T>("SGD", std::move(params), o.lr), options_(o) {
+SGD<T>::SGD(Params<T> params, SGDOptions o) : Optimizer<T>("SGD", std::move(params), o.lr), options_(o) {
   check_option(o.momentum >= 0.0, "SGD", "momentum", ">= 0", o.momentum);
   check_option(o.dampening >= 0.0 && o.dampening <= 1.0, "SGD", "dampening", "in [0, 1]", o.dampening);
-  check_option(o.weight_decay >= 0.0, "SGD", "weight_decay", ">= 0", o.weight_decay);
+  this->check_decay(o.weight_decay);
   if (o.nesterov) {
     check_option(o.momentum > 0.0, "SGD", "momentum", "> 0 with nesterov", o.momentum);
     check_option(o.dampening == 0.0, "SGD", "dampening", "0 with nesterov", o.dampening);
@@ -19,7 +19,9 @@ SGD<T>::SGD(std::vector<TensorT<T>> params, SGDOptions o) : Optimizer<T>("SGD", 
 
 template <class T>
 void SGD<T>::prepare() {
-  first_ = this->ensure_buffers() || this->step_ == 0;  // v = g (or -lr*g) on the first step
+  // v = g (or -lr*g) when the buffer is new; a buffer loaded with the state is
+  // used as it is, whatever the step count (torch: "momentum_buffer" present).
+  first_ = this->ensure_buffers();
   ++this->step_;
 }
 
@@ -27,7 +29,7 @@ template <class T>
 void SGD<T>::apply(std::size_t i, T* w, const T* g, std::size_t lo, std::size_t hi) {
   const auto& o = options_;
   const bool first = first_;
-  const T lr = static_cast<T>(this->lr_), wd = static_cast<T>(o.weight_decay);
+  const T lr = static_cast<T>(this->lr_of(i)), wd = static_cast<T>(this->weight_decay(i, o.weight_decay));
   const T rho = static_cast<T>(o.momentum), keep = static_cast<T>(1.0 - o.dampening);
   if (o.momentum == 0.0) {
     for (std::size_t j = lo; j < hi; ++j) w[j] -= lr * (g[j] + wd * w[j]);  // w -= lr * g

@@ -1,27 +1,51 @@
-// Config fields by name, and the factories that turn names into objects.
+// Config fields by name: the one table of names, help texts, parsing and checks.
 #include <charconv>
 #include <cmath>
+#include <map>
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
-#include "slope/loss.hpp"
-#include "slope/train.hpp"
+#include "slope/nn/layers.hpp"
+#include "slope/train/config.hpp"
+#include "slope/train/registry.hpp"
 
 namespace slope::train {
 
 namespace {
 
-// Visits every field with its name; the one list that set/get/keys share.
+// Visits every field with its name and help text; set/get/keys/help share it.
 template <class C, class F>
 void for_each_field(C& c, F&& f) {
-  f("model", c.model), f("hidden", c.hidden), f("loss", c.loss), f("reg", c.reg);
-  f("lambda", c.lambda), f("beta", c.beta), f("dropout", c.dropout), f("optimizer", c.optimizer), f("lr", c.lr);
-  f("momentum", c.momentum), f("beta1", c.beta1), f("beta2", c.beta2), f("eps", c.eps);
-  f("alpha", c.alpha), f("weight_decay", c.weight_decay), f("clip_norm", c.clip_norm);
-  f("schedule", c.schedule), f("warmup_epochs", c.warmup_epochs), f("gamma", c.gamma);
-  f("min_lr", c.min_lr), f("epochs", c.epochs), f("batch", c.batch), f("seed", c.seed);
-  f("val_size", c.val_size), f("center", c.center), f("engine", c.engine);
+  f("model", c.model, "the model: " + entry_names(models()));
+  f("hidden", c.hidden, "hidden sizes, e.g. 512 or 512,256 (mlp: one per layer)");
+  f("blocks", c.blocks, "residual: hidden-width blocks with a skip connection");
+  f("activation", c.activation, "after every hidden layer: " + entry_names(nn::activations()));
+  f("dropout", c.dropout, "probability of dropping a hidden unit while training (one, or one per layer)");
+  f("loss", c.loss, "the data loss: " + entry_names(losses()));
+  f("reg", c.reg, "regularizer on the weight matrices: " + entry_names(regularizers()));
+  f("lambda", c.lambda, "regularization strength");
+  f("beta", c.beta, "elastic net: beta * L2 + L1");
+  f("optimizer", c.optimizer, "the optimizer: " + entry_names(optim::registry()));
+  f("lr", c.lr, "peak learning rate");
+  f("momentum", c.momentum, "momentum rho (momentum, nesterov)");
+  f("beta1", c.beta1, "Adam's first-moment decay");
+  f("beta2", c.beta2, "Adam's second-moment decay");
+  f("eps", c.eps, "added after the square root (adaptive methods)");
+  f("alpha", c.alpha, "RMSProp's decay of grad_sq");
+  f("weight_decay", c.weight_decay, "AdamW: decoupled; others: added to the gradient");
+  f("decay_biases", c.decay_biases, "also decay the biases (true/false)");
+  f("clip_norm", c.clip_norm, "clip the global gradient norm (0: off)");
+  f("schedule", c.schedule, "learning-rate schedule: " + entry_names(schedules()));
+  f("warmup_epochs", c.warmup_epochs, "linear warm-up before the schedule (0: none)");
+  f("gamma", c.gamma, "step decay: times gamma at 50% and 75% of the run");
+  f("min_lr", c.min_lr, "cosine floor");
+  f("epochs", c.epochs, "passes over the training split");
+  f("batch", c.batch, "minibatch size");
+  f("seed", c.seed, "seed of initialisation, split, shuffling and dropout");
+  f("val_size", c.val_size, "validation examples carved from the training set (a fifth of a small set)");
+  f("center", c.center, "subtract the training mean image (true/false)");
 }
 
 std::string format_value(const std::string& v) { return v; }
@@ -31,6 +55,11 @@ template <class I>
   requires std::is_integral_v<I>
 std::string format_value(I v) { return fmt::format("{}", v); }
 std::string format_value(const std::vector<std::size_t>& v) { return fmt::format("{}", fmt::join(v, ",")); }
+std::string format_value(const std::vector<double>& v) {
+  std::string out;
+  for (double x : v) out += (out.empty() ? "" : ",") + format_value(x);
+  return out;
+}
 
 ValueError bad(const std::string& key, const std::string& text, const char* what) {
   return ValueError(fmt::format("{}: expected {}, got '{}'", key, what, text));
@@ -40,7 +69,8 @@ void parse_value(const std::string& /*key*/, const std::string& text, std::strin
 void parse_value(const std::string& key, const std::string& text, double& out) {
   const char* end = text.data() + text.size();
   auto [p, ec] = std::from_chars(text.data(), end, out);
-  if (ec != std::errc() || p != end || text.empty()) throw bad(key, text, "a number");
+  if (ec != std::errc() || p != end || text.empty() || !std::isfinite(out))
+    throw bad(key, text, "a finite number");
 }
 void parse_value(const std::string& key, const std::string& text, bool& out) {
   if (text == "true" || text == "1" || text == "yes") out = true;
@@ -52,35 +82,43 @@ template <class I>
 void parse_value(const std::string& key, const std::string& text, I& out) {
   const char* end = text.data() + text.size();
   auto [p, ec] = std::from_chars(text.data(), end, out);
+  if (ec == std::errc::result_out_of_range) throw bad(key, text, "an integer that fits in 64 bits");
   if (ec != std::errc() || p != end || text.empty()) throw bad(key, text, "a non-negative integer");
 }
-void parse_value(const std::string& key, const std::string& text, std::vector<std::size_t>& out) {
-  std::vector<std::size_t> v;
+template <class V>
+void parse_list(const std::string& key, const std::string& text, std::vector<V>& out, const char* what) {
+  std::vector<V> v;
   std::stringstream in(text);
   for (std::string part; std::getline(in, part, ',');) {
-    std::size_t n = 0;
-    parse_value(key, part, n);
-    v.push_back(n);
+    V x{};
+    parse_value(key, part, x);
+    v.push_back(x);
   }
-  if (v.empty()) throw bad(key, text, "sizes like 512 or 512,256");
+  if (v.empty() || (!text.empty() && text.back() == ',')) throw bad(key, text, what);
   out = std::move(v);
+}
+void parse_value(const std::string& key, const std::string& text, std::vector<std::size_t>& out) {
+  parse_list(key, text, out, "sizes like 512 or 512,256");
+}
+void parse_value(const std::string& key, const std::string& text, std::vector<double>& out) {
+  parse_list(key, text, out, "numbers like 0.5 or 0.5,0.2");
 }
 
 void require(bool ok, const char* key, const char* what, const std::string& got) {
   if (!ok) throw ValueError(fmt::format("{} must be {}: got {}", key, what, got));
 }
 
-bool one_of(const std::string& v, std::initializer_list<const char*> names) {
-  for (const char* n : names)
-    if (v == n) return true;
-  return false;
+template <class Table>
+void require_name(const Table& table, const char* key, const std::string& value) {
+  if (!find_entry(table, value))
+    throw ValueError(fmt::format("{} must be one of {}: got '{}'", key, entry_names(table), value));
 }
 
 }  // namespace
 
 void Config::set(const std::string& key, const std::string& value) {
   bool found = false;
-  for_each_field(*this, [&](const char* name, auto& field) {
+  for_each_field(*this, [&](const char* name, auto& field, const std::string&) {
     if (key == name) parse_value(key, value, field), found = true;
   });
   if (!found) throw ValueError(fmt::format("unknown setting '{}'", key));
@@ -89,7 +127,7 @@ void Config::set(const std::string& key, const std::string& value) {
 std::string Config::get(const std::string& key) const {
   std::string out;
   bool found = false;
-  for_each_field(*this, [&](const char* name, const auto& field) {
+  for_each_field(*this, [&](const char* name, const auto& field, const std::string&) {
     if (key == name) out = format_value(field), found = true;
   });
   if (!found) throw ValueError(fmt::format("unknown setting '{}'", key));
@@ -100,15 +138,33 @@ const std::vector<std::string>& Config::keys() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> v;
     Config c;
-    for_each_field(c, [&](const char* name, auto&) { v.emplace_back(name); });
+    for_each_field(c, [&](const char* name, auto&, const std::string&) { v.emplace_back(name); });
     return v;
   }();
   return names;
 }
 
+const std::string& Config::help(const std::string& key) {
+  static const std::map<std::string, std::string> texts = [] {
+    std::map<std::string, std::string> m;
+    Config c;
+    for_each_field(c, [&](const char* name, auto&, const std::string& h) { m[name] = h; });
+    return m;
+  }();
+  const auto it = texts.find(key);
+  if (it == texts.end()) throw ValueError(fmt::format("unknown setting '{}'", key));
+  return it->second;
+}
+
 std::string Config::to_text() const {
   std::string out;
   for (const auto& k : keys()) out += k + "=" + get(k) + "\n";
+  return out;
+}
+
+std::string Config::model_text() const {
+  std::string out;
+  for (const char* k : {"model", "hidden", "blocks", "activation", "dropout"}) out += std::string(k) + "=" + get(k) + "\n";
   return out;
 }
 
@@ -126,126 +182,41 @@ Config Config::from_text(const std::string& text) {
 
 void Config::validate() const {
   const auto num = [](double v) { return fmt::format("{}", v); };
-  require(one_of(model, {"linear", "two-layer", "mlp"}), "model", "linear, two-layer or mlp", model);
-  if (model != "linear") {
+  const auto count = [](std::size_t v) { return fmt::format("{}", v); };
+  require_name(models(), "model", model);
+  // Only models with hidden layers read --hidden (the linear classifier does not).
+  if (const ModelEntry* m = find_entry(models(), model); m && std::string_view(m->uses).find("hidden") != std::string_view::npos) {
     require(!hidden.empty(), "hidden", "at least one size", "none");
-    for (std::size_t h : hidden) require(h > 0, "hidden", "positive sizes", format_value(hidden));
+    for (std::size_t h : hidden) require(h > 0 && h <= kMaxHidden, "hidden", "sizes in [1, 1048576]", format_value(hidden));
   }
-  require(one_of(loss, {"softmax", "svm"}), "loss", "softmax or svm", loss);
-  require(one_of(engine, {"fused", "graph"}), "engine", "fused or graph", engine);
-  require(one_of(reg, {"none", "l2", "l1", "elastic"}), "reg", "none, l2, l1 or elastic", reg);
-  require(lambda >= 0.0, "lambda", ">= 0", num(lambda));
-  require(beta >= 0.0, "beta", ">= 0", num(beta));
-  require(dropout >= 0.0 && dropout < 1.0, "dropout", "in [0, 1)", num(dropout));
-  require(one_of(optimizer, {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"}),
-          "optimizer", "one of sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw", optimizer);
-  require(lr >= 0.0, "lr", ">= 0", num(lr));
+  require(blocks >= 1 && blocks <= 1000, "blocks", "in [1, 1000]", count(blocks));
+  require_name(nn::activations(), "activation", activation);
+  require(!dropout.empty(), "dropout", "one value or one per hidden layer", "none");
+  for (double p : dropout) require(p >= 0.0 && p < 1.0, "dropout", "in [0, 1)", format_value(dropout));
+  if (const ModelEntry* m = find_entry(models(), model); m && dropout.size() > 1 &&
+      dropout.size() != m->hidden_layers(*this))
+    throw ValueError(fmt::format("dropout must be one value or one per hidden layer ({} for this model): got {}",
+                                 m->hidden_layers(*this), format_value(dropout)));
+  require_name(losses(), "loss", loss);
+  require_name(regularizers(), "reg", reg);
+  require(std::isfinite(lambda) && lambda >= 0.0, "lambda", "finite and >= 0", num(lambda));
+  require(std::isfinite(beta) && beta >= 0.0, "beta", "finite and >= 0", num(beta));
+  require_name(optim::registry(), "optimizer", optimizer);
+  require(std::isfinite(lr) && lr >= 0.0, "lr", "finite and >= 0", num(lr));
   require(momentum >= 0.0 && momentum < 1.0, "momentum", "in [0, 1)", num(momentum));
   require(beta1 >= 0.0 && beta1 < 1.0, "beta1", "in [0, 1)", num(beta1));
   require(beta2 >= 0.0 && beta2 < 1.0, "beta2", "in [0, 1)", num(beta2));
-  require(eps >= 0.0, "eps", ">= 0", num(eps));
+  require(std::isfinite(eps) && eps >= 0.0, "eps", "finite and >= 0", num(eps));
   require(alpha >= 0.0 && alpha < 1.0, "alpha", "in [0, 1)", num(alpha));
-  require(weight_decay >= 0.0, "weight_decay", ">= 0", num(weight_decay));
-  require(clip_norm >= 0.0, "clip_norm", ">= 0", num(clip_norm));
-  require(one_of(schedule, {"constant", "step", "cosine", "linear", "invsqrt"}), "schedule",
-          "constant, step, cosine, linear or invsqrt", schedule);
-  require(warmup_epochs >= 0.0, "warmup_epochs", ">= 0", num(warmup_epochs));
-  require(gamma > 0.0, "gamma", "> 0", num(gamma));
-  require(min_lr >= 0.0, "min_lr", ">= 0", num(min_lr));
-  require(epochs > 0, "epochs", "positive", "0");
-  require(batch > 0, "batch", "positive", "0");
+  require(std::isfinite(weight_decay) && weight_decay >= 0.0, "weight_decay", "finite and >= 0", num(weight_decay));
+  require(std::isfinite(clip_norm) && clip_norm >= 0.0, "clip_norm", "finite and >= 0", num(clip_norm));
+  require_name(schedules(), "schedule", schedule);
+  require(epochs > 0 && epochs <= kMaxEpochs, "epochs", "in [1, 1000000]", count(epochs));
+  require(batch > 0 && batch <= kMaxBatch, "batch", "in [1, 16777216]", count(batch));
+  require(std::isfinite(warmup_epochs) && warmup_epochs >= 0.0 && warmup_epochs <= static_cast<double>(epochs),
+          "warmup_epochs", "finite, >= 0 and at most epochs", num(warmup_epochs));
+  require(std::isfinite(gamma) && gamma > 0.0, "gamma", "finite and > 0", num(gamma));
+  require(std::isfinite(min_lr) && min_lr >= 0.0 && min_lr <= lr, "min_lr", "finite, >= 0 and at most lr", num(min_lr));
 }
-
-std::vector<std::size_t> Config::layer_sizes(std::size_t in, std::size_t classes) const {
-  std::vector<std::size_t> sizes{in};
-  if (model == "two-layer") sizes.push_back(hidden.at(0));
-  if (model == "mlp") sizes.insert(sizes.end(), hidden.begin(), hidden.end());
-  sizes.push_back(classes);
-  return sizes;
-}
-
-template <class T>
-TensorT<T> data_loss(const std::string& loss, const TensorT<T>& scores,
-                     std::span<const std::int32_t> labels) {
-  return loss == "svm" ? svm_loss(scores, labels) : softmax_cross_entropy(scores, labels);
-}
-
-template <class T>
-TensorT<T> regularization(const Config& c, const std::vector<TensorT<T>>& weights) {
-  if (c.reg == "none" || c.lambda == 0.0) return scalar<T>(T(0));
-  const TensorT<T> r = c.reg == "l2"   ? l2(weights)
-                       : c.reg == "l1" ? l1(weights)
-                                       : elastic_net(weights, c.beta);
-  return r * static_cast<T>(c.lambda);
-}
-
-std::unique_ptr<optim::Optimizer<float>> make_optimizer(const Config& c, std::vector<Tensor> params) {
-  using namespace optim;
-  const std::string& o = c.optimizer;
-  if (o == "sgd" || o == "momentum" || o == "nesterov")
-    return std::make_unique<SGD<float>>(
-        std::move(params), SGDOptions{.lr = c.lr, .momentum = o == "sgd" ? 0.0 : c.momentum,
-                                      .weight_decay = c.weight_decay, .nesterov = o == "nesterov"});
-  if (o == "adagrad")
-    return std::make_unique<AdaGrad<float>>(
-        std::move(params), AdaGradOptions{.lr = c.lr, .weight_decay = c.weight_decay, .eps = c.eps});
-  if (o == "rmsprop")
-    return std::make_unique<RMSProp<float>>(
-        std::move(params),
-        RMSPropOptions{.lr = c.lr, .alpha = c.alpha, .eps = c.eps, .weight_decay = c.weight_decay});
-  if (o == "adam")
-    return std::make_unique<Adam<float>>(
-        std::move(params), AdamOptions{.lr = c.lr, .beta1 = c.beta1, .beta2 = c.beta2,
-                                       .eps = c.eps, .weight_decay = c.weight_decay});
-  if (o == "adamw")
-    return std::make_unique<AdamW<float>>(
-        std::move(params), AdamWOptions{.lr = c.lr, .beta1 = c.beta1, .beta2 = c.beta2,
-                                        .eps = c.eps, .weight_decay = c.weight_decay});
-  throw ValueError(fmt::format("optimizer: unknown name '{}'", o));
-}
-
-sched::Schedule make_schedule(const Config& c, std::int64_t steps_per_epoch) {
-  const auto total = static_cast<std::int64_t>(c.epochs) * steps_per_epoch;
-  const auto warm = static_cast<std::int64_t>(std::llround(c.warmup_epochs * steps_per_epoch));
-  const std::int64_t rest = std::max<std::int64_t>(1, total - warm);
-  sched::Schedule s;
-  if (c.schedule == "constant") s = sched::constant(c.lr);
-  else if (c.schedule == "step") {
-    // At 50% and 75% of the run; a run too short to tell them apart decays once
-    // (step_decay needs strictly increasing milestones).
-    std::vector<std::int64_t> milestones{rest / 2};
-    if (rest * 3 / 4 > rest / 2) milestones.push_back(rest * 3 / 4);
-    s = sched::step_decay(c.lr, std::move(milestones), c.gamma);
-  }
-  else if (c.schedule == "cosine") s = sched::cosine(c.lr, rest, c.min_lr);
-  else if (c.schedule == "linear") s = sched::linear_decay(c.lr, rest);
-  else if (c.schedule == "invsqrt") s = sched::inverse_sqrt(c.lr);
-  else throw ValueError(fmt::format("schedule: unknown name '{}'", c.schedule));
-  return warm > 0 ? sched::warmup(warm, std::move(s)) : s;
-}
-
-data::Dataset load_dataset(const std::string& name, const std::filesystem::path& dir,
-                           std::string_view split) {
-  if (name == "fashion-mnist") return data::fashion_mnist(split, dir.empty() ? data::kFashionMnistDir : dir);
-  if (name == "mnist") {
-    if (dir.empty()) throw ValueError("mnist: --data-dir is required (no packaged copy)");
-    return data::load_idx_split(dir, split);
-  }
-  if (name == "cifar10") {
-    if (dir.empty()) throw ValueError("cifar10: --data-dir is required (bring your own copy)");
-    return data::cifar10(split, dir);
-  }
-  if (name == "spiral") {
-    // A fixed seed per split: the same points every run, different for test.
-    Rng rng(split == "test" ? 7919 : 104729);
-    return data::spiral(3, split == "test" ? 100 : 300, rng);
-  }
-  throw ValueError(fmt::format("dataset: unknown name '{}' (fashion-mnist, mnist, cifar10, spiral)", name));
-}
-
-template TensorT<float> data_loss<float>(const std::string&, const TensorT<float>&, std::span<const std::int32_t>);
-template TensorT<double> data_loss<double>(const std::string&, const TensorT<double>&, std::span<const std::int32_t>);
-template TensorT<float> regularization<float>(const Config&, const std::vector<TensorT<float>>&);
-template TensorT<double> regularization<double>(const Config&, const std::vector<TensorT<double>>&);
 
 }  // namespace slope::train

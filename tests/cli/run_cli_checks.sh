@@ -97,20 +97,20 @@ case "$CASE" in
     ;;
 
   bad_lr)
-    expect_usage_error "--lr must be >= 0: got -1" train "${SPIRAL[@]}" --lr -1
+    expect_usage_error "--lr must be finite and >= 0: got -1" train "${SPIRAL[@]}" --lr -1
     expect_usage_error "--lr" train "${SPIRAL[@]}" --lr fast
     err_has "fast"
     expect_usage_error "--lr" train "${SPIRAL[@]}" --lr=-0.5
     ;;
 
   bad_batch)
-    expect_usage_error "--batch must be positive" train "${SPIRAL[@]}" --batch 0
+    expect_usage_error "--batch must be in [1, 16777216]: got 0" train "${SPIRAL[@]}" --batch 0
     expect_usage_error "--batch" train "${SPIRAL[@]}" --batch -4
     ;;
 
   bad_optimizer)
     expect_usage_error "--optimizer must be one of" train "${SPIRAL[@]}" --optimizer foo
-    err_has "got foo"
+    err_has "got 'foo'"
     ;;
 
   bad_hidden)
@@ -240,7 +240,7 @@ EOF
       "$PY" -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); sys.exit(not (a["steps"] == b["steps"] and a["test_accuracy"] == b["test_accuracy"]))' \
         "$straight_json" "$(tail -n 1 "$T/out")" || fail "resumed run's steps or accuracy differ from the straight run"
     fi
-    for f in W1 b1 W2 b2; do
+    for f in layers.0.W layers.0.b layers.2.W layers.2.b; do
       cmp -s "$T/straight/$f.npy" "$T/resumed/$f.npy" || fail "$f.npy differs between the straight and the resumed run"
     done
     ;;
@@ -266,7 +266,7 @@ EOF
     ;;
 
   eval_errors)
-    expect_usage_error "--checkpoint is required" eval "${SPIRAL[@]}"
+    expect_usage_error "give exactly one of --checkpoint and --weights" eval "${SPIRAL[@]}"
     expect_usage_error "--checkpoint: '$T/none.ckpt' does not exist" eval "${SPIRAL[@]}" --checkpoint "$T/none.ckpt"
     echo "not a checkpoint" >"$T/junk.ckpt"
     expect_usage_error "--split" eval "${SPIRAL[@]}" --checkpoint "$T/junk.ckpt" --split everything
@@ -278,12 +278,13 @@ EOF
   export)
     run train "${SPIRAL[@]}" --epochs 1 --model mlp --hidden 8,4 --export "$T"
     expect_rc 0
-    for f in W1 b1 W2 b2 W3 b3; do is_npy "$T/$f.npy"; done
+    for f in layers.0.W layers.0.b layers.2.W layers.2.b layers.4.W layers.4.b; do is_npy "$T/$f.npy"; done
     if [ -n "$PY" ] && "$PY" -c 'import numpy' 2>/dev/null; then
       "$PY" - "$T" <<'EOF' || fail "numpy.load does not read the exported weights"
 import sys, numpy as np
 d = sys.argv[1]
-shapes = {"W1": (2, 8), "b1": (8,), "W2": (8, 4), "b2": (4,), "W3": (4, 3), "b3": (3,)}
+shapes = {"layers.0.W": (2, 8), "layers.0.b": (8,), "layers.2.W": (8, 4), "layers.2.b": (4,),
+          "layers.4.W": (4, 3), "layers.4.b": (3,)}
 for name, shape in shapes.items():
     a = np.load(f"{d}/{name}.npy")
     assert a.shape == shape and a.dtype == np.float32, (name, a.shape, a.dtype)
@@ -296,12 +297,12 @@ EOF
     run gradcheck "${SPIRAL[@]}"
     expect_rc 0
     out_has "gradcheck ok"
-    out_has "W1"
+    out_has "layers.0.W"
     json_last 'd["command"] == "gradcheck" and d["ok"] is True and d["checked"] > 0'
     run gradcheck "${SPIRAL[@]}" --model mlp --hidden 8,6 --loss svm --lambda 0.01 --entries 0
     expect_rc 0
     out_has "gradcheck ok"
-    out_has "W3"
+    out_has "layers.4.W"
     ;;
 
   knn)

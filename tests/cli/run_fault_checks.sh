@@ -110,8 +110,8 @@ case "$CASE" in
 
   bad_values_write_nothing)
     out=(--epochs 1 --save "$T/s.ckpt" --metrics "$T/m.jsonl" --export "$T")
-    expect_usage_error "--lr must be >= 0: got -0.001" train "${SPIRAL[@]}" --lr -0.001 "${out[@]}"
-    expect_usage_error "--batch must be positive" train "${SPIRAL[@]}" --batch 0 "${out[@]}"
+    expect_usage_error "--lr must be finite and >= 0: got -0.001" train "${SPIRAL[@]}" --lr -0.001 "${out[@]}"
+    expect_usage_error "--batch must be in [1, 16777216]: got 0" train "${SPIRAL[@]}" --batch 0 "${out[@]}"
     expect_usage_error "--optimizer must be one of" train "${SPIRAL[@]}" --optimizer lion "${out[@]}"
     err_has "lion"
     expect_usage_error "--hidden" train "${SPIRAL[@]}" --hidden 0 "${out[@]}"
@@ -147,14 +147,15 @@ case "$CASE" in
   fifo_checkpoint)
     # A FIFO with no writer: open(2) would block forever without O_NONBLOCK.
     mkfifo "$T/fifo.ckpt"
+    # Refused as a path that cannot be used (exit 2), before anything is opened.
     run eval "${SPIRAL[@]}" --checkpoint "$T/fifo.ckpt"
     [ "$RC" -ne 124 ] || fail "slope eval blocked on a FIFO"
-    expect_rc 1
-    err_has "$T/fifo.ckpt: not a regular file"
+    expect_rc 2
+    err_has "--checkpoint: '$T/fifo.ckpt' is not a regular file"
     run train "${SPIRAL[@]}" --resume "$T/fifo.ckpt"
     [ "$RC" -ne 124 ] || fail "slope train --resume blocked on a FIFO"
-    expect_rc 1
-    err_has "$T/fifo.ckpt: not a regular file"
+    expect_rc 2
+    err_has "--resume: '$T/fifo.ckpt' is not a regular file"
     ;;
 
   *)

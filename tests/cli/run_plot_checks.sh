@@ -162,15 +162,15 @@ EOF
   histogram)  # the weights of a short spiral run, and two arrays overlaid
     mkdir "$T/w"
     run train "${SPIRAL[@]}" --export "$T/w"; expect_rc 0
-    run plot histogram "$T/w/W1.npy" --out "$T/h.svg" --bins 20; expect_rc 0
+    run plot histogram "$T/w/layers.0.W.npy" --out "$T/h.svg" --bins 20; expect_rc 0
     svg_ok "$T/h.svg"
     grep -qF 'class="histogram"' "$T/h.svg" || fail "no histogram group"
     bars=$(sed -n 's/.*class="histogram"[^>]*>\(.*\)<\/g>.*/\1/p' "$T/h.svg" | grep -o '<rect' | wc -l)
     [ "$bars" -ge 3 ] && [ "$bars" -le 20 ] || fail "expected 3 to 20 bars, got $bars"
-    run plot histogram "$T/w/W1.npy" "$T/w/W2.npy" --out "$T/h2.svg"; expect_rc 0
+    run plot histogram "$T/w/layers.0.W.npy" "$T/w/layers.2.W.npy" --out "$T/h2.svg"; expect_rc 0
     svg_ok "$T/h2.svg"
     [ "$(count 'class="histogram"' "$T/h2.svg")" -eq 2 ] || fail "expected 2 histograms in h2.svg"
-    grep -qF '>W1 (n ' "$T/h2.svg" && grep -qF '>W2 (n ' "$T/h2.svg" || fail "legend lacks W1 and W2"
+    grep -qF '>layers.0.W (n ' "$T/h2.svg" && grep -qF '>layers.2.W (n ' "$T/h2.svg" || fail "legend lacks the two weight names"
     ;;
 
   *)

@@ -35,7 +35,7 @@ struct AdamOptions {
 template <class T>
 class Adam final : public Optimizer<T> {
  public:
-  explicit Adam(std::vector<TensorT<T>> params, AdamOptions options = {});
+  explicit Adam(Params<T> params, AdamOptions options = {});
   std::string_view name() const override { return "Adam"; }
   const AdamOptions& options() const { return options_; }
 
@@ -64,7 +64,7 @@ struct AdamWOptions {
 template <class T>
 class AdamW final : public Optimizer<T> {
  public:
-  explicit AdamW(std::vector<TensorT<T>> params, AdamWOptions options = {});
+  explicit AdamW(Params<T> params, AdamWOptions options = {});
   std::string_view name() const override { return "AdamW"; }
   const AdamWOptions& options() const { return options_; }
 
@@ -78,7 +78,13 @@ class AdamW final : public Optimizer<T> {
 
 // Let `Adam opt({w, b}, {...})` deduce T from a braced list, as from a vector.
 template <class T> Adam(std::initializer_list<TensorT<T>>, AdamOptions = {}) -> Adam<T>;
+template <class T> Adam(std::vector<TensorT<T>>, AdamOptions = {}) -> Adam<T>;
+template <class T> Adam(std::vector<NamedTensor<T>>, AdamOptions = {}) -> Adam<T>;
+template <class T> Adam(std::vector<ParamGroup<T>>, AdamOptions = {}) -> Adam<T>;
 template <class T> AdamW(std::initializer_list<TensorT<T>>, AdamWOptions = {}) -> AdamW<T>;
+template <class T> AdamW(std::vector<TensorT<T>>, AdamWOptions = {}) -> AdamW<T>;
+template <class T> AdamW(std::vector<NamedTensor<T>>, AdamWOptions = {}) -> AdamW<T>;
+template <class T> AdamW(std::vector<ParamGroup<T>>, AdamWOptions = {}) -> AdamW<T>;
 
 extern template class Adam<float>;
 extern template class Adam<double>;

@@ -25,7 +25,7 @@ struct AdaGradOptions {
 template <class T>
 class AdaGrad final : public Optimizer<T> {
  public:
-  explicit AdaGrad(std::vector<TensorT<T>> params, AdaGradOptions options = {});
+  explicit AdaGrad(Params<T> params, AdaGradOptions options = {});
   std::string_view name() const override { return "AdaGrad"; }
   const AdaGradOptions& options() const { return options_; }
 
@@ -33,7 +33,7 @@ class AdaGrad final : public Optimizer<T> {
   void prepare() override;
   void apply(std::size_t i, T* w, const T* g, std::size_t lo, std::size_t hi) override;
   AdaGradOptions options_;
-  T clr_ = 0;  // this step's decayed lr
+  double clr_ = 0;  // this step's decayed lr
   std::vector<xt::xarray<T>> sum_sq_;
 };
 
@@ -57,7 +57,7 @@ struct RMSPropOptions {
 template <class T>
 class RMSProp final : public Optimizer<T> {
  public:
-  explicit RMSProp(std::vector<TensorT<T>> params, RMSPropOptions options = {});
+  explicit RMSProp(Params<T> params, RMSPropOptions options = {});
   std::string_view name() const override { return "RMSProp"; }
   const RMSPropOptions& options() const { return options_; }
 
@@ -70,7 +70,13 @@ class RMSProp final : public Optimizer<T> {
 
 // Let `Adam opt({w, b}, {...})` deduce T from a braced list, as from a vector.
 template <class T> AdaGrad(std::initializer_list<TensorT<T>>, AdaGradOptions = {}) -> AdaGrad<T>;
+template <class T> AdaGrad(std::vector<TensorT<T>>, AdaGradOptions = {}) -> AdaGrad<T>;
+template <class T> AdaGrad(std::vector<NamedTensor<T>>, AdaGradOptions = {}) -> AdaGrad<T>;
+template <class T> AdaGrad(std::vector<ParamGroup<T>>, AdaGradOptions = {}) -> AdaGrad<T>;
 template <class T> RMSProp(std::initializer_list<TensorT<T>>, RMSPropOptions = {}) -> RMSProp<T>;
+template <class T> RMSProp(std::vector<TensorT<T>>, RMSPropOptions = {}) -> RMSProp<T>;
+template <class T> RMSProp(std::vector<NamedTensor<T>>, RMSPropOptions = {}) -> RMSProp<T>;
+template <class T> RMSProp(std::vector<ParamGroup<T>>, RMSPropOptions = {}) -> RMSProp<T>;
 
 extern template class AdaGrad<float>;
 extern template class AdaGrad<double>;

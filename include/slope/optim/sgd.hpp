@@ -36,7 +36,7 @@ struct SGDOptions {
 template <class T>
 class SGD final : public Optimizer<T> {
  public:
-  explicit SGD(std::vector<TensorT<T>> params, SGDOptions options = {});
+  explicit SGD(Params<T> params, SGDOptions options = {});
   std::string_view name() const override { return "SGD"; }
   const SGDOptions& options() const { return options_; }
 
@@ -50,6 +50,9 @@ class SGD final : public Optimizer<T> {
 
 // Let `Adam opt({w, b}, {...})` deduce T from a braced list, as from a vector.
 template <class T> SGD(std::initializer_list<TensorT<T>>, SGDOptions = {}) -> SGD<T>;
+template <class T> SGD(std::vector<TensorT<T>>, SGDOptions = {}) -> SGD<T>;
+template <class T> SGD(std::vector<NamedTensor<T>>, SGDOptions = {}) -> SGD<T>;
+template <class T> SGD(std::vector<ParamGroup<T>>, SGDOptions = {}) -> SGD<T>;
 
 extern template class SGD<float>;
 extern template class SGD<double>;
