@@ -3,6 +3,7 @@
 
     /usr/bin/python3 bench/compare.py                 # full run, about 15 minutes
     /usr/bin/python3 bench/compare.py --quick         # 1 repeat, 2 epochs, no sweep
+    /usr/bin/python3 bench/compare.py --coretype SkylakeX   # OpenBLAS kernels for every program
 
 Builds bench/slope_mlp (in --build), the reference programs (from --refs,
 default ../shared/bench next to the repository; LibTorch needs libtorch-dev,
@@ -16,7 +17,9 @@ whose OpenMP spinning otherwise fights OpenBLAS for the two cores). The MLP
 784 -> H -> 10 runs against all references; the residual model
 (`slope_mlp --model residual`, 784 -> H -> H -> 10 with a skip connection) runs
 against its twins bench/libtorch_residual.cpp and bench/torch_residual.py.
-Before each run it waits for a quiet
+Every program gets the same environment otherwise; `--coretype NAME` adds
+OPENBLAS_CORETYPE=NAME to all of them (OpenBLAS falls back to slow generic
+kernels on a CPU it does not recognise). Before each run it waits for a quiet
 machine and it repeats a run that other processes disturbed. Then it sweeps
 slope alone over the hidden size, the batch size and the number of examples,
 and writes docs/performance.md (tables of ratios) and the raw JSON lines to
@@ -27,6 +30,7 @@ import argparse, json, os, platform, statistics, subprocess, sys, time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = "/usr/bin/python3"  # Debian's python, with python3-torch and python3-numpy
 HZ = os.sysconf("SC_CLK_TCK")
+COMMON_ENV = {}  # added to every program's environment (--coretype)
 
 
 def busy_seconds():
@@ -45,6 +49,7 @@ def wait_quiet(limit=90.0, threshold=0.05):
 
 def run(cmd, env_extra, log):
     """Runs cmd (up to 3 times while disturbed); returns its last-line JSON + wall_s, bg_cores."""
+    env_extra = dict(COMMON_ENV, **env_extra)
     env = dict(os.environ, **env_extra)
     best = None
     for attempt in range(3):
@@ -119,6 +124,15 @@ def build(args):
     return have
 
 
+def openblas_core():
+    """The kernels OpenBLAS picks in this environment (the CPU it detects or OPENBLAS_CORETYPE)."""
+    code = "import ctypes; f = ctypes.CDLL('libopenblas.so.0').openblas_get_corename; " \
+           "f.restype = ctypes.c_char_p; print(f().decode())"
+    r = subprocess.run([PY, "-c", code], env=dict(os.environ, **COMMON_ENV), stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, text=True)
+    return r.stdout.strip() if r.returncode == 0 else "?"
+
+
 def commands(args, have, h, t, epochs, model="mlp"):
     """(name, command, extra environment) of every implementation of `model` at H = h, t threads."""
     base = ["--hidden", str(h), "--epochs", str(epochs), "--threads", str(t)]
@@ -168,6 +182,8 @@ def main():
     ap.add_argument("--hidden", default="100 512")
     ap.add_argument("--threads", default="1 2")
     ap.add_argument("--residual-hidden", default="512", help="hidden sizes of the residual model ('' for none)")
+    ap.add_argument("--coretype", default=None, metavar="NAME",
+                    help="set OPENBLAS_CORETYPE=NAME for every program run (slope and the references alike)")
     ap.add_argument("--no-sweep", action="store_true")
     ap.add_argument("--quick", action="store_true", help="1 repeat, 2 epochs, no sweep")
     ap.add_argument("--out", default=os.path.join(REPO, "docs", "performance.md"))
@@ -178,6 +194,13 @@ def main():
     hs = [int(x) for x in args.hidden.split()]
     threads = [int(x) for x in args.threads.split()]
     residual_hs = [int(x) for x in args.residual_hidden.split()]
+    if args.coretype:
+        COMMON_ENV["OPENBLAS_CORETYPE"] = args.coretype
+    args.core = openblas_core()
+    print(f"OpenBLAS core: {args.core}", flush=True)
+    if args.core == "Prescott" and not args.coretype:
+        print("  (OpenBLAS's fallback for a CPU it does not recognise; --coretype SkylakeX may be much faster)",
+              flush=True)
 
     have = build(args)
     print("implementations:", ", ".join(k for k, v in have.items() if v), flush=True)
@@ -254,6 +277,15 @@ def ratio_target(label, s, yardstick, goal, what):
 
 def write_markdown(args, peaks, runs, sweeps, hs, residual_hs, threads):
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    if args.coretype:
+        core = f"`OPENBLAS_CORETYPE={args.coretype}` set for every program by `--coretype`; OpenBLAS ran {args.core} kernels"
+    elif "OPENBLAS_CORETYPE" in os.environ:
+        core = (f"`OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']}` inherited by every program; "
+                f"OpenBLAS ran {args.core} kernels")
+    else:
+        core = f"no `OPENBLAS_CORETYPE`; OpenBLAS chose {args.core} kernels for this CPU"
+        if args.core == "Prescott":  # what OpenBLAS falls back to on a CPU it does not know
+            core += " (its fallback for CPUs it does not recognise: see `--coretype`)"
     header = ["| H | threads | implementation | s/epoch | ratio to {} | GFLOP/s | % peak | final loss "
               "| test acc | peak RSS MiB | start to first step s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     L = ["# Performance", "",
@@ -263,9 +295,9 @@ def write_markdown(args, peaks, runs, sweeps, hs, residual_hs, threads):
          "`bench/slope_mlp.cpp`, which trains through `slope::train::Trainer`. A second model, 784 -> H -> H -> 10",
          "with a skip connection (h2 = relu(h1 W2 + b2) + h1), runs against its twins written the way a",
          "LibTorch or PyTorch user would: `bench/libtorch_residual.cpp` and `bench/torch_residual.py`.", "",
-         f"Generated by `/usr/bin/python3 bench/compare.py` "
+         f"Generated by `/usr/bin/python3 bench/compare.py{' --coretype ' + args.coretype if args.coretype else ''}` "
          f"on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
-         f"{cpu}, {os.cpu_count()} cores, {platform.platform()}. Raw records: `bench/results.jsonl`.",
+         f"{cpu}, {os.cpu_count()} cores, {platform.platform()}; {core}. Raw records: `bench/results.jsonl`.",
          "Every figure below was measured in that one run, configurations interleaved and run in a rotating",
          "order, each after the machine was quiet; s/epoch is the median of the epochs after the first, then",
          f"the median over {args.repeats} repeat(s) [min-max]. GFLOP/s uses the references' convention",
