@@ -5,9 +5,13 @@
 #include <string>
 #include <vector>
 
+#include <xtensor/xstorage.hpp>
+
 namespace slope {
 
-using Shape = std::vector<std::size_t>;
+/// Dimensions, outermost first: a vector with room for 8 inside it, so that
+/// shapes (which ops make and compare all the time) never touch the heap.
+using Shape = xt::svector<std::size_t, 8>;
 
 /// Python-style text: "()" for a scalar, "(4,)" for a vector, "(2, 3)".
 std::string to_string(const Shape& shape);
