@@ -2,7 +2,10 @@
 #include "slope/data_parallel.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
+#include <thread>
 
 #include "blas.hpp"
 #include "op_support.hpp"
@@ -109,7 +112,7 @@ void DataParallel<T>::run_shard(Lane& lane, const Shard& shard, const LossFn& lo
 }
 
 template <class T>
-double DataParallel<T>::step(std::size_t rows, const LossFn& loss, std::uint64_t key) {
+double DataParallel<T>::step(std::size_t rows, const LossFn& loss, std::uint64_t key, SliceFn after) {
   if (rows == 0) throw ValueError("DataParallel::step: the batch is empty");
   if (!grad_enabled()) throw Error("DataParallel::step: called under NoGradGuard (no graph to differentiate)");
   const std::size_t shards = shards_for(rows);
@@ -120,54 +123,84 @@ double DataParallel<T>::step(std::size_t rows, const LossFn& loss, std::uint64_t
     auto& node = *p.node();
     if (node.grad.size() != node.value.size()) node.grad = detail::new_array<T>(node.value.shape());
     else if (!detail::shapes_equal(node.grad, node.value)) node.grad.reshape(node.value.shape());
+    node.has_grad = true;
   }
-  const auto shard_of = [&](std::size_t s) {
-    return Shard{s, rows * s / shards, rows * (s + 1) / shards, rows};
+  const auto shard_of = [&](std::size_t s) { return Shard{s, rows * s / shards, rows * (s + 1) / shards, rows}; };
+  // L = sum_s (n_s / N) L_s, in shard order.
+  const auto total = [&] {
+    double t = 0.0;
+    for (std::size_t s = 0; s < shards; ++s)
+      t += lanes_[s]->loss * static_cast<double>(shard_of(s).rows()) / static_cast<double>(rows);
+    return t;
   };
-  if (shards == 1) {
-    run_shard(*lanes_[0], shard_of(0), loss, key, anomaly);
-  } else {
-    // Shards side by side, each with single-threaded BLAS. If the team is
-    // busy (another thread's step), the shards run here one after another:
-    // the same shards, so the same result.
-    detail::BlasThreads one(1);
-    std::unique_lock lock(detail::run_lock(), std::try_to_lock);
-    auto work = [&](int t) {
-      const auto s = static_cast<std::size_t>(t);
-      if (s >= shards) return;
-      detail::ParallelRegion region;
-      run_shard(*lanes_[s], shard_of(s), loss, key, anomaly);
-    };
-    if (lock.owns_lock() && detail::thread_pool().size() >= static_cast<int>(shards)) {
-      detail::thread_pool().run(work);
-    } else {
-      for (std::size_t s = 0; s < shards; ++s) work(static_cast<int>(s));
+  std::unique_lock lock(detail::run_lock(), std::try_to_lock);
+  const std::size_t team = lock.owns_lock() ? static_cast<std::size_t>(detail::thread_pool().size()) : 1;
+  if (shards == 1 || team < shards) {
+    // One thread, or the team is busy (another thread's step): the shards
+    // run here one after another (the same shards, so the same result), and
+    // the finishing pass splits over the team when it is free.
+    if (lock.owns_lock()) lock.unlock();
+    {
+      detail::BlasThreads one(shards > 1 ? 1 : num_threads());
+      for (std::size_t s = 0; s < shards; ++s) run_shard(*lanes_[s], shard_of(s), loss, key, anomaly);
     }
+    const double t = total();
+    const bool update = static_cast<bool>(after) && std::isfinite(t);
+    std::size_t entries = 0;
+    for (auto& p : params_) entries += p.size();
+    const std::size_t parts = detail::parallel_part_count(entries, detail::kElementwiseGrain);
+    detail::parallel_for_parts(parts, 1, [&](std::size_t part, std::size_t, std::size_t) {
+      finish(shards, part, parts, update, after);
+    });
+    return t;
   }
-  reduce(shards);
-  double total = 0.0;
-  for (std::size_t s = 0; s < shards; ++s) {
-    const Shard sh = shard_of(s);
-    total += lanes_[s]->loss * static_cast<double>(sh.rows()) / static_cast<double>(rows);
-  }
-  return total;
+  // Shards side by side, each with single-threaded BLAS; then, after every
+  // shard is done, each thread sums and updates its part of every parameter
+  // in the same dispatch.
+  detail::BlasThreads one(1);
+  std::atomic<std::size_t> arrived{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::exception_ptr>& errors = errors_;
+  errors.assign(team, nullptr);
+  auto work = [&](int ti) {
+    const auto t = static_cast<std::size_t>(ti);
+    detail::ParallelRegion region;
+    if (t < shards) {
+      try {
+        run_shard(*lanes_[t], shard_of(t), loss, key, anomaly);
+      } catch (...) {
+        errors[t] = std::current_exception();
+        failed.store(true, std::memory_order_release);
+      }
+    }
+    // A barrier of the whole team: spin briefly, then yield.
+    arrived.fetch_add(1, std::memory_order_acq_rel);
+    for (int spin = 0; arrived.load(std::memory_order_acquire) < team; ++spin)
+      if (spin > 4000) std::this_thread::yield();
+    if (failed.load(std::memory_order_acquire)) return;
+    finish(shards, t, team, static_cast<bool>(after) && std::isfinite(total()), after);
+  };
+  detail::thread_pool().run(work);
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  return total();
 }
 
 template <class T>
-void DataParallel<T>::reduce(std::size_t shards) {
-  // grad = lane 0's share + lane 1's + ..., entry by entry in lane order (so
-  // the sum does not depend on how the entries are split over threads).
+void DataParallel<T>::finish(std::size_t shards, std::size_t part, std::size_t parts, bool update, SliceFn after) {
+  // grad = lane 0's share + lane 1's + ..., entry by entry in lane order, so
+  // the sum does not depend on how the entries are split over the parts.
   for (std::size_t i = 0; i < params_.size(); ++i) {
-    auto& node = *params_[i].node();
-    T* __restrict dst = node.grad.data();
-    const std::size_t n = node.grad.size();
-    if (!lanes_[0]->written[i]) std::fill(dst, dst + n, T(0));
-    node.has_grad = true;
+    T* __restrict dst = params_[i].node()->grad.data();
+    const std::size_t n = params_[i].size(), lo = n * part / parts, hi = n * (part + 1) / parts;
+    if (lo == hi) continue;
+    if (!lanes_[0]->written[i]) std::fill(dst + lo, dst + hi, T(0));
     for (std::size_t s = 1; s < shards; ++s) {
       if (!lanes_[s]->written[i]) continue;
       const T* __restrict src = lanes_[s]->own[i].data();
-      detail::for_each_index(n, [dst, src](std::size_t j) { dst[j] += src[j]; });
+      for (std::size_t j = lo; j < hi; ++j) dst[j] += src[j];
     }
+    if (update) after(i, lo, hi);
   }
 }
 

@@ -27,6 +27,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <type_traits>
 #include <vector>
@@ -52,31 +53,38 @@ struct DataParallelOptions {
   double min_flops_per_shard = 8e6;
 };
 
-/// A non-owning reference to the caller's shard loss (any callable taking a
-/// Shard and returning a TensorT<T>), valid for one call: no allocation per step.
-template <class T>
-class ShardLoss {
+/// A non-owning reference to a callable, valid for one call (no allocation
+/// per step): the caller's shard loss and per-slice update.
+template <class Sig>
+class FunctionRef;
+template <class R, class... A>
+class FunctionRef<R(A...)> {
  public:
+  FunctionRef() = default;
   template <class F>
-    requires(!std::is_same_v<std::decay_t<F>, ShardLoss> &&
-             std::is_invocable_r_v<TensorT<T>, F&, const Shard&>)
-  ShardLoss(F&& f)  // NOLINT: binds any callable, like a function_ref
+    requires(!std::is_same_v<std::decay_t<F>, FunctionRef> && std::is_invocable_r_v<R, F&, A...>)
+  FunctionRef(F&& f)  // NOLINT: binds any callable, like a function_ref
       : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
-        call_([](void* o, const Shard& s) -> TensorT<T> {
-          return (*static_cast<std::remove_reference_t<F>*>(o))(s);
-        }) {}
-  TensorT<T> operator()(const Shard& s) const { return call_(object_, s); }
+        call_([](void* o, A... a) -> R { return (*static_cast<std::remove_reference_t<F>*>(o))(a...); }) {}
+  explicit operator bool() const { return call_ != nullptr; }
+  R operator()(A... a) const { return call_(object_, a...); }
 
  private:
-  void* object_;
-  TensorT<T> (*call_)(void*, const Shard&);
+  void* object_ = nullptr;
+  R (*call_)(void*, A...) = nullptr;
 };
 
 template <class T>
 class DataParallel {
  public:
-  /// The loss of one shard: a one-entry tensor, the MEAN over the shard's rows.
-  using LossFn = ShardLoss<T>;
+  /// The loss of one shard: a one-entry tensor, the MEAN over the shard's rows
+  /// (plus, if wanted, terms that do not depend on the rows, such as a weight
+  /// penalty: the mean of l_i + c is L_s + c, and the shards' weights sum to 1).
+  using LossFn = FunctionRef<TensorT<T>(const Shard&)>;
+  /// Work on the summed gradients, slice by slice: (parameter index, first
+  /// entry, end entry); every entry of every parameter is covered once, on the
+  /// step's threads (an optimizer's update(i, lo, hi), say).
+  using SliceFn = FunctionRef<void(std::size_t, std::size_t, std::size_t)>;
 
   /// `params`: every tensor the loss needs a gradient for (leaves that require
   /// one). Their gradient buffers are allocated here. ValueError if the list
@@ -89,11 +97,14 @@ class DataParallel {
   /// One step over a batch of `rows` rows: runs loss(shard) and its backward
   /// for every shard, then leaves d(mean loss over the batch)/d(param) in each
   /// parameter's gradient (overwritten, not added to; zeros for a parameter
-  /// the loss does not reach). Returns the mean loss over the batch. `key`
-  /// seeds the step's random ops (dropout). The first exception a shard
-  /// throws is rethrown after every shard has stopped; the gradients are then
-  /// unspecified. Error if called under NoGradGuard.
-  double step(std::size_t rows, const LossFn& loss, std::uint64_t key = 0);
+  /// the loss does not reach), and then, if the batch's loss is finite, runs
+  /// `after` over slices of the parameters on the same threads (the sums and
+  /// the update in one pass, while the gradients are in cache). Returns the
+  /// mean loss over the batch. `key` seeds the step's random ops (dropout).
+  /// The first exception a shard throws is rethrown after every shard has
+  /// stopped; the gradients are then unspecified and `after` does not run.
+  /// Error if called under NoGradGuard.
+  double step(std::size_t rows, const LossFn& loss, std::uint64_t key = 0, SliceFn after = {});
 
   /// How many shards a batch of `rows` rows is cut into.
   std::size_t shards_for(std::size_t rows) const;
@@ -101,9 +112,10 @@ class DataParallel {
 
  private:
   struct Lane;
-  void run_shard(Lane& lane, const Shard& shard, const LossFn& loss, std::uint64_t key,
-                 bool anomaly);
-  void reduce(std::size_t shards);
+  void run_shard(Lane& lane, const Shard& shard, const LossFn& loss, std::uint64_t key, bool anomaly);
+  // Part `part` of `parts` of the finishing pass: sums the lanes' gradients
+  // into the parameters' and runs `after`, over that part of every parameter.
+  void finish(std::size_t shards, std::size_t part, std::size_t parts, bool update, SliceFn after);
 
   std::vector<TensorT<T>> params_;
   std::vector<const detail::Node<T>*> nodes_;
@@ -111,6 +123,7 @@ class DataParallel {
   std::size_t threads_ = 1;
   double flops_per_row_ = 0.0;
   std::vector<std::unique_ptr<Lane>> lanes_;
+  std::vector<std::exception_ptr> errors_;  // per thread of the last step
 };
 
 extern template class DataParallel<float>;

@@ -64,6 +64,7 @@ optim::Params<float> decay_groups(const nn::Module<float>& m, const Config& c) {
 struct Trainer::Step {
   double data_loss = 0.0, reg_loss = 0.0;
   std::size_t hits = 0;
+  bool fused_update = false;  // the optimizer already stepped, slice by slice
 };
 
 Trainer::Trainer(Config config, const data::Dataset& train) : Trainer(std::move(config), train, nullptr) {}
@@ -88,10 +89,16 @@ Trainer::Trainer(Config config, const data::Dataset& train, ModelFactory model, 
   weights_ = nn::weights(*model_);
   optimizer_ = make_optimizer(config_, decay_groups(*model_, config_));
   parallel_ = std::make_unique<DataParallel<float>>(params_);
+  // The optimizer holds the parameters in its groups' order.
+  for (const auto& p : params_)
+    for (std::size_t k = 0; k < optimizer_->parameters().size(); ++k)
+      if (optimizer_->parameters()[k].is_same(p)) optimizer_index_.push_back(k);
   batches_ = std::make_unique<data::Minibatches>(split_.train, config_.batch, Rng(config_.seed + 1));
   schedule_ = make_schedule(config_, static_cast<std::int64_t>(batches_->batches_per_epoch()));
   labels_.resize(std::min(config_.batch, split_.train.size()));
   hits_.resize(static_cast<std::size_t>(kMaxThreads));
+  data_parts_.resize(static_cast<std::size_t>(kMaxThreads));
+  reg_parts_.resize(static_cast<std::size_t>(kMaxThreads));
 }
 
 Trainer::~Trainer() = default;
@@ -106,24 +113,40 @@ Trainer::Step Trainer::train_step(std::span<const std::size_t> idx) {
   const std::size_t n = idx.size(), dim = train_.dim();
   if (n > labels_.size()) labels_.resize(n);
   std::fill(hits_.begin(), hits_.end(), 0);
+  std::fill(data_parts_.begin(), data_parts_.end(), 0.0);
   // Dropout masks come from (seed, step): a resumed run draws the same masks
   // without keeping any generator state, on any number of threads.
   const std::uint64_t key = config_.seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(step_) + 1;
-  Step r;
-  // Each shard gathers its own rows, runs the model and the data loss (a mean
-  // over its rows) and counts its hits; DataParallel sums the gradients.
-  r.data_loss = parallel_->step(n, [&](const Shard& s) {
+  // Without clipping (which needs the whole gradient's norm first), the
+  // optimizer updates each slice of the parameters right where the shards'
+  // gradients are summed, on the same threads.
+  optimizer_->set_lr(schedule_(step_));
+  const bool fused_update = config_.clip_norm == 0.0;
+  if (fused_update) optimizer_->begin_step();
+  update_failed_ = false;
+  // Each shard gathers its own rows, runs the model and its loss: the data
+  // loss (a mean over its rows) plus the weight penalty (the same for every
+  // row, so the shards' weights add it up once).
+  const double total = parallel_->step(n, [&](const Shard& s) {
     Array<float> x = Array<float>::from_shape({s.rows(), dim});
     const std::span<std::int32_t> y(labels_.data() + s.begin, s.rows());
     data::gather<float>(train_, idx.subspan(s.begin, s.rows()), prep_, std::span<float>(x.data(), x.size()), y);
     const Tensor scores = model_->forward(Tensor(std::move(x)));
     hits_[s.index] = count_hits(scores, y);
-    return loss_(scores, y);
-  }, key);
-  // The penalty is a function of the weights alone: once, on this thread.
-  const Tensor reg = regularization(config_, weights_);
-  if (reg.requires_grad()) reg.backward();
-  r.reg_loss = reg.item();
+    const Tensor data = loss_(scores, y);
+    const Tensor reg = regularization(config_, weights_);
+    data_parts_[s.index] = static_cast<double>(data.item()) * static_cast<double>(s.rows()) / static_cast<double>(n);
+    reg_parts_[s.index] = reg.item();
+    return data + reg;
+  }, key, fused_update ? DataParallel<float>::SliceFn([&](std::size_t i, std::size_t lo, std::size_t hi) {
+    const std::size_t k = optimizer_index_[i];
+    optimizer_->update(k, lo, hi);
+    if (!all_finite(params_[i].data() + lo, hi - lo)) update_failed_ = true;
+  }) : DataParallel<float>::SliceFn());
+  Step r;
+  for (double d : data_parts_) r.data_loss += d;
+  r.reg_loss = reg_parts_[0];  // every shard computes the same penalty
+  r.fused_update = fused_update && std::isfinite(total);
   for (std::size_t h : hits_) r.hits += h;
   return r;
 }
@@ -157,22 +180,26 @@ EpochStats Trainer::run_epoch(const BatchCallback& on_batch) {
     const Step r = train_step(idx);
     const double value = r.data_loss + r.reg_loss;
     if (!std::isfinite(value)) diverged(idx, value);
-    if (config_.clip_norm > 0.0) optim::clip_grad_norm(params_, config_.clip_norm);
-    optimizer_->set_lr(schedule_(step_));
-    optimizer_->step();
+    if (!r.fused_update) {
+      optim::clip_grad_norm(params_, config_.clip_norm);
+      optimizer_->step();
+      for (const auto& p : params_) update_failed_ = update_failed_ || !all_finite(p.data(), p.size());
+    }
     ++step_;
     // The update itself can overflow (a huge learning rate times a finite
     // gradient) while the loss that preceded it was finite. Stop here, so that
     // no later save() writes NaN or Inf weights over the last good checkpoint.
-    for (const auto& p : params_) {
-      const float* v = p.data();
-      if (all_finite(v, p.size())) continue;
-      std::size_t i = 0;
-      while (std::isfinite(v[i])) ++i;
-      throw NumericError(fmt::format(
-          "step {}: the {} update left {} in {} (entry {}); the run is diverging: lower the "
-          "learning rate (it was {:.3g})",
-          step_, config_.optimizer, std::isnan(v[i]) ? "NaN" : "Inf", p.name(), i, optimizer_->lr()));
+    if (update_failed_) {
+      for (const auto& p : params_) {
+        const float* v = p.data();
+        if (all_finite(v, p.size())) continue;
+        std::size_t i = 0;
+        while (std::isfinite(v[i])) ++i;
+        throw NumericError(fmt::format(
+            "step {}: the {} update left {} in {} (entry {}); the run is diverging: lower the "
+            "learning rate (it was {:.3g})",
+            step_, config_.optimizer, std::isnan(v[i]) ? "NaN" : "Inf", p.name(), i, optimizer_->lr()));
+      }
     }
     data_sum += r.data_loss * static_cast<double>(n);
     reg_sum += r.reg_loss * static_cast<double>(n);

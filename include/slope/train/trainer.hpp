@@ -17,6 +17,7 @@
 // is a thin command-line layer over it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -130,6 +131,10 @@ class Trainer {
   sched::Schedule schedule_;
   std::vector<std::int32_t> labels_;  // the current batch's labels, written by the shards
   std::vector<std::size_t> hits_;     // per shard
+  std::vector<double> data_parts_;    // per shard: its data loss times its share of the rows
+  std::vector<double> reg_parts_;     // per shard: the weight penalty (the same in every shard)
+  std::vector<std::size_t> optimizer_index_;  // parameter i of params_ in the optimizer
+  std::atomic<bool> update_failed_{false};    // an update left NaN or Inf
   std::int64_t step_ = 0;
 };
 
