@@ -7,6 +7,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <xtensor/xbroadcast.hpp>
 
 #include "parallel.hpp"
 #include "slope/tensor.hpp"
@@ -99,6 +100,63 @@ void add_share(Node<T>& out, std::size_t k, F&& share) {
   T* __restrict dst = g.data();
   for_each_index(n, [&](std::size_t i) { dst[i] = share(i); });
   accumulate_grad(x, std::move(g));
+}
+
+// ---- broadcasting binary loops ---------------------------------------------------
+
+// True when b's entries repeat along the leading dimensions of a: b's shape,
+// after dropping leading 1s, is a suffix of a's (a bias row against a batch).
+template <class T>
+bool is_trailing_block(const Array<T>& a, const Array<T>& b) {
+  std::size_t lead = 0;
+  while (lead < b.dimension() && b.shape()[lead] == 1) ++lead;
+  const std::size_t rank = b.dimension() - lead;
+  if (rank > a.dimension() || b.dimension() > a.dimension()) return false;
+  for (std::size_t i = 0; i < rank; ++i)
+    if (b.shape()[lead + i] != a.shape()[a.dimension() - rank + i]) return false;
+  return true;
+}
+
+// out = f(a, b) with NumPy broadcasting. Plain loops for the shapes training
+// meets (equal shapes, a scalar, a bias row against a batch); materialised
+// broadcasting for the rest.
+template <class T, class F>
+Array<T> zip(const Array<T>& a, const Array<T>& b, const Shape& shape, F f) {
+  Array<T> r = new_array<T>(shape);
+  T* __restrict o = r.data();
+  const T* pa = a.data();
+  const T* pb = b.data();
+  const std::size_t n = r.size();
+  if (a.size() == n && b.size() == n) {
+    for_each_index(n, [&](std::size_t i) { o[i] = f(pa[i], pb[i]); });
+  } else if (b.size() == 1 && a.size() == n) {
+    const T y = pb[0];
+    for_each_index(n, [&](std::size_t i) { o[i] = f(pa[i], y); });
+  } else if (a.size() == 1 && b.size() == n) {
+    const T x = pa[0];
+    for_each_index(n, [&](std::size_t i) { o[i] = f(x, pb[i]); });
+  } else if (a.size() == n && b.size() > 0 && is_trailing_block(a, b)) {
+    const std::size_t c = b.size();
+    parallel_for(n / c, std::max<std::size_t>(1, kElementwiseGrain / c),
+                         [&](std::size_t lo, std::size_t hi) {
+                           for (std::size_t r0 = lo; r0 < hi; ++r0)
+                             for (std::size_t j = 0; j < c; ++j)
+                               o[r0 * c + j] = f(pa[r0 * c + j], pb[j]);
+                         });
+  } else {
+    const Array<T> ba = xt::broadcast(a, shape), bb = xt::broadcast(b, shape);
+    for (std::size_t i = 0; i < n; ++i) o[i] = f(ba.data()[i], bb.data()[i]);
+  }
+  return r;
+}
+
+/// The entries of `a` broadcast to `shape`: a.data() itself when the shapes
+/// agree, otherwise a materialised copy in `scratch`.
+template <class T>
+const T* broadcast_data(const Array<T>& a, const Shape& shape, Array<T>& scratch) {
+  if (std::equal(a.shape().begin(), a.shape().end(), shape.begin(), shape.end())) return a.data();
+  scratch = xt::broadcast(a, shape);
+  return scratch.data();
 }
 
 // ---- the data-parallel step's gradient buffers ---------------------------------

@@ -2,6 +2,7 @@
 // the op and the shapes ("<op>: <what>: <shapes>"), in every build type.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <type_traits>
@@ -61,6 +62,32 @@ TEST_CASE("elementwise ops name themselves when shapes cannot be broadcast", "[e
                     "div: shapes cannot be broadcast: a is (2,), b is (3,)");
 }
 
+TEST_CASE("selection ops name themselves when shapes cannot be broadcast", "[errors]") {
+  const Tensor64 a = zeros({2, 3});
+  const Tensor64 b = zeros({4});
+  CHECK_THROWS_AS(slope::maximum(a, b), slope::ShapeError);
+  CHECK_THROWS_WITH(slope::maximum(a, b), "maximum: shapes cannot be broadcast: a is (2, 3), b is (4,)");
+  CHECK_THROWS_WITH(slope::minimum(a, b), "minimum: shapes cannot be broadcast: a is (2, 3), b is (4,)");
+  CHECK_THROWS_WITH(slope::lt(a, b), "lt: shapes cannot be broadcast: a is (2, 3), b is (4,)");
+  CHECK_THROWS_WITH(slope::le(a, b), "le: shapes cannot be broadcast: a is (2, 3), b is (4,)");
+  CHECK_THROWS_WITH(slope::gt(a, b), "gt: shapes cannot be broadcast: a is (2, 3), b is (4,)");
+  CHECK_THROWS_WITH(slope::ge(a, b), "ge: shapes cannot be broadcast: a is (2, 3), b is (4,)");
+  CHECK_THROWS_WITH(slope::eq(b, a), "eq: shapes cannot be broadcast: a is (4,), b is (2, 3)");
+  CHECK_THROWS_AS(slope::where(b, a, a), slope::ShapeError);
+  CHECK_THROWS_WITH(slope::where(b, a, a),
+                    "where: shapes cannot be broadcast: mask is (4,), a is (2, 3), b is (2, 3)");
+  CHECK_THROWS_WITH(slope::where(zeros({}), a, b),
+                    "where: shapes cannot be broadcast: mask is (), a is (2, 3), b is (4,)");
+  CHECK_NOTHROW(slope::where(zeros({2, 1}), zeros({3}), zeros({})));
+}
+
+TEST_CASE("clamp reports bounds in the wrong order", "[errors]") {
+  CHECK_THROWS_AS(slope::clamp(zeros({2}), 2.0, 1.0), slope::ValueError);
+  CHECK_THROWS_WITH(slope::clamp(zeros({2}), 2.0, 1.0), "clamp: lo must be <= hi: got lo 2, hi 1");
+  CHECK_THROWS_WITH(slope::clamp(zeros({2}), std::nan(""), 1.0), "clamp: lo must be <= hi: got lo nan, hi 1");
+  CHECK_NOTHROW(slope::clamp(zeros({2}), 1.0, 1.0));
+}
+
 TEST_CASE("broadcastable shapes raise no error", "[errors]") {
   CHECK_NOTHROW(zeros({2, 3}) + zeros({3}));
   CHECK_NOTHROW(zeros({2, 3}) * zeros({2, 1}));
@@ -82,6 +109,12 @@ TEST_CASE("unary ops and scalar operators accept every shape", "[errors]") {
     CHECK(slope::pow(x, 1.5).shape() == s);
     CHECK((2.0 / x - 1.0).shape() == s);
     CHECK(x.clone().shape() == s);
+    CHECK(slope::log1p(x).shape() == s);
+    CHECK(slope::expm1(x).shape() == s);
+    CHECK(slope::clamp(x, -1.0, 1.0).shape() == s);
+    for (const Tensor64& y : {slope::tanh(x), slope::sigmoid(x), slope::softplus(x), slope::log_sigmoid(x),
+                              slope::leaky_relu(x), slope::elu(x), slope::gelu(x), slope::silu(x)})
+      CHECK(y.shape() == s);
   }
 }
 

@@ -29,6 +29,10 @@ template <class T> TensorT<T> neg(const TensorT<T>& x);
 template <class T> TensorT<T> exp(const TensorT<T>& x);
 /// Natural log; log(0) = -inf and log(-1) = NaN, as in IEEE and NumPy.
 template <class T> TensorT<T> log(const TensorT<T>& x);
+/// log(1 + x), accurate for small x; backward g / (1 + x).
+template <class T> TensorT<T> log1p(const TensorT<T>& x);
+/// e^x - 1, accurate for small x; backward (y + 1) g.
+template <class T> TensorT<T> expm1(const TensorT<T>& x);
 /// max(0, x); the gradient at 0 is taken as 0.
 template <class T> TensorT<T> relu(const TensorT<T>& x);
 /// |x|; the gradient at 0 is taken as 0 (sign(x)).
@@ -39,6 +43,28 @@ template <class T> TensorT<T> square(const TensorT<T>& x);  // x * x
 template <class T> TensorT<T> sqrt(const TensorT<T>& x);    // pow(x, 0.5)
 template <class T> TensorT<T> add_scalar(const TensorT<T>& x, Scalar<T> s);
 template <class T> TensorT<T> mul_scalar(const TensorT<T>& x, Scalar<T> s);
+
+// ---- choosing between values (src/ops_select.cpp; all broadcast) -------------------
+/// min(max(x, lo), hi) for lo <= hi (ValueError otherwise; infinite bounds are
+/// fine). The gradient is g strictly inside (lo, hi) and 0 outside and at the
+/// bounds, as relu's is 0 at its kink: relu(x) and clamp(x, 0, inf) agree in
+/// value and gradient everywhere.
+template <class T> TensorT<T> clamp(const TensorT<T>& x, Scalar<T> lo, Scalar<T> hi);
+/// Elementwise max(a, b). At a tie the gradient is split, g / 2 to each, so
+/// maximum is symmetric and maximum(x, x) has gradient g.
+template <class T> TensorT<T> maximum(const TensorT<T>& a, const TensorT<T>& b);
+/// Elementwise min(a, b) = -maximum(-a, -b) (a composite; ties split alike).
+template <class T> TensorT<T> minimum(const TensorT<T>& a, const TensorT<T>& b);
+/// Comparisons: 1 where a < b (<=, >, >=, ==) holds, 0 elsewhere. The result is
+/// a mask outside the graph: it never requires a gradient.
+template <class T> TensorT<T> lt(const TensorT<T>& a, const TensorT<T>& b);
+template <class T> TensorT<T> le(const TensorT<T>& a, const TensorT<T>& b);
+template <class T> TensorT<T> gt(const TensorT<T>& a, const TensorT<T>& b);
+template <class T> TensorT<T> ge(const TensorT<T>& a, const TensorT<T>& b);
+template <class T> TensorT<T> eq(const TensorT<T>& a, const TensorT<T>& b);
+/// a where mask is nonzero, b elsewhere; the three broadcast together. The
+/// gradient goes to a where the mask is set and to b elsewhere; the mask gets none.
+template <class T> TensorT<T> where(const TensorT<T>& mask, const TensorT<T>& a, const TensorT<T>& b);
 
 // ---- activations (src/ops_activation.cpp) --------------------------------------------
 // For every finite input, in float and double, none of these returns NaN or
