@@ -53,6 +53,42 @@ inline bool shapes_equal(const A& a, const B& b) {
 /// Normalises a possibly negative axis; ShapeError if out of range.
 std::size_t normalize_axis(int axis, std::size_t ndim, const char* op, const Shape& shape);
 
+/// An array seen along one axis: `outer` blocks of `n` entries along the axis,
+/// each entry a run of `inner` contiguous values. Entry (o, j, i) is at
+/// (o n + j) inner + i; the reduced result's entry (o, i) at o inner + i.
+struct AxisSplit {
+  std::size_t outer = 1, n = 1, inner = 1;
+};
+
+/// The split of `shape` along `axis`, and in `reduced` the shape without it
+/// (or with a 1 in its place when keepdims).
+inline AxisSplit split_axis(const Shape& shape, std::size_t axis, bool keepdims, Shape& reduced) {
+  AxisSplit s;
+  reduced.clear();
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (d < axis) s.outer *= shape[d];
+    if (d > axis) s.inner *= shape[d];
+    if (d != axis) reduced.push_back(shape[d]);
+    else if (keepdims) reduced.push_back(1);
+  }
+  s.n = shape[axis];
+  return s;
+}
+
+/// For each (o, i) of `s`, the position j of the first entry along the axis
+/// that no later entry beats (`better(a, b)`: a beats b), into index[o inner + i].
+template <class T, class I, class Better>
+void first_best(const T* src, const AxisSplit& s, I* index, Better better) {
+  for (std::size_t o = 0; o < s.outer; ++o)
+    for (std::size_t i = 0; i < s.inner; ++i) {
+      const T* slice = src + o * s.n * s.inner + i;
+      std::size_t best = 0;
+      for (std::size_t j = 1; j < s.n; ++j)
+        if (better(slice[j * s.inner], slice[best * s.inner])) best = j;
+      index[o * s.inner + i] = static_cast<I>(best);
+    }
+}
+
 /// Entries per part below which elementwise loops stay on one thread: about
 /// 30 microseconds of simple arithmetic, more than a hand-off costs.
 inline constexpr std::size_t kElementwiseGrain = 1 << 15;

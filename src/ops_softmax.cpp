@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels.hpp"
 #include "op_support.hpp"
 #include "slope/ops.hpp"
 #include "slope/runtime.hpp"
@@ -30,19 +31,6 @@ std::pair<std::size_t, std::size_t> rows_cols(const TensorT<T>& x, const char* o
 // Rows per part of a row loop: enough rows for about kElementwiseGrain entries.
 std::size_t row_grain(std::size_t c) {
   return std::max<std::size_t>(1, detail::kElementwiseGrain / std::max<std::size_t>(1, 4 * c));
-}
-
-// log(sum(exp(row))) computed stably: max + log(sum(exp(row - max))).
-// Returned in double: rounded to float, an lse near 200 would carry an error
-// of ~1e-5, which x - lse would pass on to every softmax output. A row whose
-// maximum is +-Inf or NaN returns that maximum (no Inf - Inf).
-template <class T>
-double log_sum_exp(const T* row, std::size_t c) {
-  const double m = *std::max_element(row, row + c);
-  if (!std::isfinite(m)) return m;
-  double s = 0.0;
-  for (std::size_t j = 0; j < c; ++j) s += std::exp(static_cast<double>(row[j]) - m);
-  return m + std::log(s);
 }
 
 // Labels must index a column of a (n, c) array.
@@ -72,7 +60,7 @@ TensorT<T> softmax(const TensorT<T>& x) {
   detail::parallel_for(rows, row_grain(c), [&, c = c](std::size_t lo, std::size_t hi) {
     for (std::size_t r = lo; r < hi; ++r) {
       const T* xr = x.data() + r * c;
-      const double lse = log_sum_exp(xr, c);
+      const double lse = detail::log_sum_exp(xr, c);
       for (std::size_t j = 0; j < c; ++j)
         p.data()[r * c + j] = static_cast<T>(std::exp(static_cast<double>(xr[j]) - lse));
     }
@@ -105,7 +93,7 @@ TensorT<T> log_softmax(const TensorT<T>& x) {
   detail::parallel_for(rows, row_grain(c), [&, c = c](std::size_t lo, std::size_t hi) {
     for (std::size_t r = lo; r < hi; ++r) {
       const T* xr = x.data() + r * c;
-      const double lse = log_sum_exp(xr, c);
+      const double lse = detail::log_sum_exp(xr, c);
       for (std::size_t j = 0; j < c; ++j)
         y.data()[r * c + j] = static_cast<T>(static_cast<double>(xr[j]) - lse);
     }
@@ -155,7 +143,7 @@ TensorT<T> softmax_cross_entropy(const TensorT<T>& scores, std::span<const std::
     double total = 0.0;
     for (std::size_t i = lo; i < hi; ++i) {
       const T* row = scores.data() + i * c;
-      lse[i] = log_sum_exp(row, c);
+      lse[i] = detail::log_sum_exp(row, c);
       total += lse[i] - static_cast<double>(row[y[i]]);
     }
     partial[part] = total;

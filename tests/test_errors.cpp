@@ -168,6 +168,56 @@ TEST_CASE("reductions report empty inputs they cannot reduce", "[errors]") {
   CHECK(slope::sum(zeros({0, 3})).item() == 0.0);  // an empty sum is 0, not an error
 }
 
+TEST_CASE("min, several-axes reductions and logsumexp report their axes", "[errors]") {
+  const Tensor64 x = zeros({2, 3});
+  CHECK_THROWS_AS(slope::min(x, 2), slope::ShapeError);
+  CHECK_THROWS_WITH(slope::min(x, 2), "min: axis 2 is out of range for shape (2, 3)");
+  CHECK_THROWS_WITH(slope::min(zeros({0, 3}), 0), "min: reduced axis is empty: x is (0, 3)");
+  CHECK_THROWS_AS(slope::sum(x, {1, -1}), slope::ShapeError);
+  CHECK_THROWS_WITH(slope::sum(x, {1, -1}), "sum: axes (1, -1) name an axis twice: x is (2, 3)");
+  CHECK_THROWS_WITH(slope::sum(x, {0, 5}), "sum: axis 5 is out of range for shape (2, 3)");
+  CHECK_THROWS_WITH(slope::mean(x, {0, 0}), "mean: axes (0, 0) name an axis twice: x is (2, 3)");
+  CHECK_THROWS_WITH(slope::mean(zeros({2, 0}), {0, 1}), "mean: reduced axis is empty: x is (2, 0)");
+  CHECK_THROWS_WITH(slope::max(x, {-3, 0}), "max: axis -3 is out of range for shape (2, 3)");
+  CHECK_THROWS_WITH(slope::max(zeros({0, 3}), {0, 1}), "max: reduced axis is empty: x is (0, 3)");
+  CHECK_THROWS_WITH(slope::min(x, {1, 1}), "min: axes (1, 1) name an axis twice: x is (2, 3)");
+  CHECK_THROWS_AS(slope::max(zeros({0})), slope::ShapeError);
+  CHECK_THROWS_WITH(slope::max(zeros({0})), "max: tensor is empty: x is (0,)");
+  CHECK_THROWS_WITH(slope::min(zeros({3, 0})), "min: tensor is empty: x is (3, 0)");
+  CHECK_THROWS_AS(slope::logsumexp(x, 2), slope::ShapeError);
+  CHECK_THROWS_WITH(slope::logsumexp(x, 2), "logsumexp: axis 2 is out of range for shape (2, 3)");
+  CHECK_THROWS_WITH(slope::logsumexp(zeros({}), 0), "logsumexp: axis 0 is out of range for shape ()");
+}
+
+TEST_CASE("var, std and norm report their arguments", "[errors]") {
+  const Tensor64 x = zeros({3, 2});
+  CHECK_THROWS_AS(slope::var(x, {.correction = -1}), slope::ValueError);
+  CHECK_THROWS_WITH(slope::var(x, {.correction = -1}), "var: correction must be >= 0: got -1");
+  CHECK_THROWS_AS(slope::var(zeros({1})), slope::ValueError);
+  CHECK_THROWS_WITH(slope::var(zeros({1})), "var: correction 1 needs more than 1 entries, got 1: x is (1,)");
+  CHECK_THROWS_WITH(slope::var(x, 1, {.correction = 2}),
+                    "var: correction 2 needs more than 2 entries, got 2 along axis 1: x is (3, 2)");
+  CHECK_THROWS_WITH(slope::var(x, 2), "var: axis 2 is out of range for shape (3, 2)");
+  CHECK_THROWS_WITH(slope::std(zeros({}), {.correction = 1}),
+                    "std: correction 1 needs more than 1 entries, got 1: x is ()");
+  CHECK_THROWS_WITH(slope::std(x, -1, {.correction = 3}),
+                    "std: correction 3 needs more than 3 entries, got 2 along axis -1: x is (3, 2)");
+  CHECK_THROWS_WITH(slope::std(x, {.correction = -2}), "std: correction must be >= 0: got -2");
+  CHECK_NOTHROW(slope::var(zeros({1}), {.correction = 0}));
+  CHECK_THROWS_AS(slope::norm(x, 3.0), slope::ValueError);
+  CHECK_THROWS_WITH(slope::norm(x, 3.0), "norm: p must be 1 or 2: got 3");
+  CHECK_THROWS_WITH(slope::norm(x, 0.5, 0), "norm: p must be 1 or 2: got 0.5");
+  CHECK_THROWS_WITH(slope::norm(x, 2.0, 2), "norm: axis 2 is out of range for shape (3, 2)");
+  CHECK_THROWS_WITH(slope::norm(x, 1.0, -3), "norm: axis -3 is out of range for shape (3, 2)");
+}
+
+TEST_CASE("argmax and argmin report their axis", "[errors]") {
+  CHECK_THROWS_AS(slope::argmax(zeros({2, 3}), 2), slope::ShapeError);
+  CHECK_THROWS_WITH(slope::argmax(zeros({2, 3}), 2), "argmax: axis 2 is out of range for shape (2, 3)");
+  CHECK_THROWS_WITH(slope::argmin(zeros({0, 3}), 0), "argmin: reduced axis is empty: x is (0, 3)");
+  CHECK_THROWS_WITH(slope::argmax(zeros({}), 0), "argmax: axis 0 is out of range for shape ()");
+}
+
 TEST_CASE("softmax and log_softmax need at least one dimension", "[errors]") {
   CHECK_THROWS_AS(slope::softmax(zeros({})), slope::ShapeError);
   CHECK_THROWS_WITH(slope::softmax(zeros({})), "softmax: expects at least 1 dimension: x is ()");

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <span>
 #include <type_traits>
+#include <vector>
 
 #include "slope/tensor.hpp"
 
@@ -120,6 +121,55 @@ template <class T> TensorT<T> mean(const TensorT<T>& x);
 template <class T> TensorT<T> mean(const TensorT<T>& x, int axis, bool keepdims = false);
 /// Maximum along `axis`; the gradient goes to the first maximal entry.
 template <class T> TensorT<T> max(const TensorT<T>& x, int axis, bool keepdims = false);
+/// Minimum along `axis`, as -max(-x); the gradient goes to the first minimal entry.
+template <class T> TensorT<T> min(const TensorT<T>& x, int axis, bool keepdims = false);
+
+// Over several axes (a list; out of range or repeated: ShapeError), reduced one
+// at a time from the last, or over all entries (a 0-d result). max and min
+// send the gradient to the first extreme entry in row-major order. An empty
+// list reduces nothing (a copy); note that sum(x, {}) means axis 0, so pass
+// an empty std::vector<int> explicitly.
+template <class T> TensorT<T> sum(const TensorT<T>& x, const std::vector<int>& axes, bool keepdims = false);
+template <class T> TensorT<T> mean(const TensorT<T>& x, const std::vector<int>& axes, bool keepdims = false);
+template <class T> TensorT<T> max(const TensorT<T>& x, const std::vector<int>& axes, bool keepdims = false);
+template <class T> TensorT<T> min(const TensorT<T>& x, const std::vector<int>& axes, bool keepdims = false);
+template <class T> TensorT<T> max(const TensorT<T>& x);
+template <class T> TensorT<T> min(const TensorT<T>& x);
+
+/// log(sum(exp(x))) along `axis` (or over all entries), stably: max + log(sum(exp(x - max))),
+/// accumulated in double. Entries of -inf are welcome (they add nothing and get
+/// gradient 0); a slice of -inf only gives -inf and passes no gradient.
+/// Backward: softmax(x) g.
+template <class T> TensorT<T> logsumexp(const TensorT<T>& x, int axis, bool keepdims = false);
+template <class T> TensorT<T> logsumexp(const TensorT<T>& x);
+
+/// Options of var and std. `correction` is subtracted from the number of
+/// entries in the denominator: 1 (the default, as in PyTorch) gives the
+/// unbiased sample variance, 0 the population variance. It must leave at
+/// least one degree of freedom (ValueError otherwise).
+struct VarOptions {
+  int correction = 1;
+  bool keepdims = false;  // keep the reduced axis as size 1 (along an axis only)
+};
+/// sum((x - mean)^2) / (n - correction) over all entries or along `axis` (a composite).
+template <class T> TensorT<T> var(const TensorT<T>& x, VarOptions options = {});
+template <class T> TensorT<T> var(const TensorT<T>& x, int axis, VarOptions options = {});
+/// ||x - mean||_2 / sqrt(n - correction) (a composite of norm, whose gradient
+/// at 0 is 0: a constant x gets gradient 0, not NaN).
+template <class T> TensorT<T> std(const TensorT<T>& x, VarOptions options = {});
+template <class T> TensorT<T> std(const TensorT<T>& x, int axis, VarOptions options = {});
+/// The p-norm for p = 1 (sum |x|) or p = 2 (sqrt(sum x^2), computed as
+/// m sqrt(sum (x/m)^2) with m = max |x| so the squares cannot overflow), over
+/// all entries or along `axis`; ValueError for other p. At x = 0 the gradient
+/// is 0 for both (no NaN).
+template <class T> TensorT<T> norm(const TensorT<T>& x, double p = 2);
+template <class T> TensorT<T> norm(const TensorT<T>& x, double p, int axis, bool keepdims = false);
+
+/// Positions of the first maximum (minimum) along `axis`, as indices with the
+/// reduced shape: plain int64 arrays, outside the graph (indices have no
+/// gradient). They feed index_select and embedding directly.
+template <class T> Array<std::int64_t> argmax(const TensorT<T>& x, int axis, bool keepdims = false);
+template <class T> Array<std::int64_t> argmin(const TensorT<T>& x, int axis, bool keepdims = false);
 
 /// Inverted dropout: each entry is zeroed with probability p and the rest are
 /// scaled by 1 / (1 - p), so the expected value is unchanged and evaluation
