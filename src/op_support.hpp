@@ -25,6 +25,10 @@ template <class T>
 TensorT<T> make_result(const char* op, Array<T>&& value,
                        std::initializer_list<const TensorT<T>*> inputs, Backward<T> backward,
                        Saved<T>&& saved = {});
+/// The same for an op of any number of inputs (concat): input i is inputs[i].
+template <class T>
+TensorT<T> make_result(const char* op, Array<T>&& value, std::span<const TensorT<T>> inputs,
+                       Backward<T> backward, Saved<T>&& saved = {});
 
 /// Input i of an op's node, for use inside backward steps.
 template <class T>
@@ -59,6 +63,16 @@ std::size_t normalize_axis(int axis, std::size_t ndim, const char* op, const Sha
 struct AxisSplit {
   std::size_t outer = 1, n = 1, inner = 1;
 };
+
+/// The split of `shape` (any container of sizes) along `axis`, allocating nothing.
+template <class S>
+inline AxisSplit split_at(const S& shape, std::size_t axis) {
+  AxisSplit s;
+  for (std::size_t d = 0; d < axis; ++d) s.outer *= shape[d];
+  for (std::size_t d = axis + 1; d < shape.size(); ++d) s.inner *= shape[d];
+  s.n = shape[axis];
+  return s;
+}
 
 /// The split of `shape` along `axis`, and in `reduced` the shape without it
 /// (or with a 1 in its place when keepdims).

@@ -1,8 +1,10 @@
-// Ops along the last axis: softmax, log_softmax, the fused softmax
-// cross-entropy loss, and gathering one entry per row. Rows are independent,
-// so every loop splits over rows when there are enough of them.
+// softmax and log_softmax (fast along the last axis, through permute along
+// any other), the fused softmax cross-entropy loss, and gathering one entry
+// per row. Rows are independent, so every loop splits over rows when there
+// are enough of them.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "kernels.hpp"
 #include "op_support.hpp"
@@ -51,10 +53,8 @@ Array<std::int32_t> copy_labels(std::span<const std::int32_t> labels) {
   return y;
 }
 
-}  // namespace
-
 template <class T>
-TensorT<T> softmax(const TensorT<T>& x) {
+TensorT<T> softmax_last(const TensorT<T>& x) {
   const auto [rows, c] = rows_cols(x, "softmax");
   Array<T> p = new_array<T>(x.value().shape());
   detail::parallel_for(rows, row_grain(c), [&, c = c](std::size_t lo, std::size_t hi) {
@@ -87,7 +87,7 @@ TensorT<T> softmax(const TensorT<T>& x) {
 }
 
 template <class T>
-TensorT<T> log_softmax(const TensorT<T>& x) {
+TensorT<T> log_softmax_last(const TensorT<T>& x) {
   const auto [rows, c] = rows_cols(x, "log_softmax");
   Array<T> y = new_array<T>(x.value().shape());
   detail::parallel_for(rows, row_grain(c), [&, c = c](std::size_t lo, std::size_t hi) {
@@ -117,6 +117,39 @@ TensorT<T> log_softmax(const TensorT<T>& x) {
       }
     });
   });
+}
+
+// The permutations that move `axis` of an ndim-array to the end, and back.
+std::pair<std::vector<int>, std::vector<int>> axis_to_last(std::size_t ndim, std::size_t axis) {
+  std::vector<int> to_last, back(ndim);
+  for (std::size_t d = 0; d < ndim; ++d)
+    if (d != axis) to_last.push_back(static_cast<int>(d));
+  to_last.push_back(static_cast<int>(axis));
+  for (std::size_t d = 0; d < ndim; ++d) back[static_cast<std::size_t>(to_last[d])] = static_cast<int>(d);
+  return {to_last, back};
+}
+
+// f along the last axis (the fast path), or, for another axis, with that axis
+// moved to the end and back: two permutes, and the formula stays in one place.
+template <class T, class F>
+TensorT<T> along_axis(const TensorT<T>& x, int axis, const char* op, F last) {
+  if (x.dim() == 0) throw ShapeError(fmt::format("{}: expects at least 1 dimension: x is ()", op));
+  const std::size_t a = detail::normalize_axis(axis, x.dim(), op, x.shape());
+  if (a + 1 == x.dim()) return last(x);
+  const auto [to_last, back] = axis_to_last(x.dim(), a);
+  return permute(last(permute(x, to_last)), back);
+}
+
+}  // namespace
+
+template <class T>
+TensorT<T> softmax(const TensorT<T>& x, int axis) {
+  return along_axis(x, axis, "softmax", [](const TensorT<T>& v) { return softmax_last(v); });
+}
+
+template <class T>
+TensorT<T> log_softmax(const TensorT<T>& x, int axis) {
+  return along_axis(x, axis, "log_softmax", [](const TensorT<T>& v) { return log_softmax_last(v); });
 }
 
 template <class T>
@@ -197,8 +230,8 @@ TensorT<T> gather(const TensorT<T>& x, std::span<const std::int32_t> labels) {
 }
 
 #define SLOPE_INSTANTIATE(T)                                                                     \
-  template TensorT<T> softmax<T>(const TensorT<T>&);                                             \
-  template TensorT<T> log_softmax<T>(const TensorT<T>&);                                         \
+  template TensorT<T> softmax<T>(const TensorT<T>&, int);                                        \
+  template TensorT<T> log_softmax<T>(const TensorT<T>&, int);                                    \
   template TensorT<T> softmax_cross_entropy<T>(const TensorT<T>&, std::span<const std::int32_t>); \
   template TensorT<T> gather<T>(const TensorT<T>&, std::span<const std::int32_t>);
 SLOPE_FOR_EACH_DTYPE(SLOPE_INSTANTIATE)

@@ -73,24 +73,42 @@ void check_finite(const Array<T>& a, const char* op, const char* what) {
   check_finite(a.data(), a.size(), shape_of(a), op, what);
 }
 
-template <class T>
-TensorT<T> make_result(const char* op, Array<T>&& value,
-                       std::initializer_list<const TensorT<T>*> inputs, Backward<T> backward,
-                       Saved<T>&& saved) {
+// A result node for `op`; the inputs (any range of tensor pointers) and the
+// backward step are kept only when grad mode is on and some input needs a
+// gradient. The node's EdgeList comes from the pool, so a graph repeated step
+// after step allocates nothing here after the first.
+template <class T, class Range, class Get>
+static TensorT<T> finish_result(const char* op, Array<T>&& value, const Range& inputs, Get tensor,
+                                Backward<T> backward, Saved<T>&& saved) {
   if (g_anomaly) check_finite(value, op, "forward");
   auto node = new_node<T>(std::move(value));
   node->op = op;
-  const bool needs =
-      g_grad_enabled && std::any_of(inputs.begin(), inputs.end(),
-                                    [](const TensorT<T>* t) { return t->requires_grad(); });
+  const bool needs = g_grad_enabled && std::any_of(inputs.begin(), inputs.end(), [&](const auto& t) {
+                       return tensor(t).requires_grad();
+                     });
   if (needs) {
     node->requires_grad = true;
     node->inputs.reserve(inputs.size());
-    for (const TensorT<T>* t : inputs) node->inputs.push_back({t->node(), t->node()->version});
+    for (const auto& t : inputs) node->inputs.push_back({tensor(t).node(), tensor(t).node()->version});
     node->backward = backward;
     node->saved = std::move(saved);
   }
   return TensorT<T>(std::move(node));
+}
+
+template <class T>
+TensorT<T> make_result(const char* op, Array<T>&& value,
+                       std::initializer_list<const TensorT<T>*> inputs, Backward<T> backward,
+                       Saved<T>&& saved) {
+  return finish_result<T>(op, std::move(value), inputs, [](const TensorT<T>* t) -> const TensorT<T>& { return *t; },
+                          backward, std::move(saved));
+}
+
+template <class T>
+TensorT<T> make_result(const char* op, Array<T>&& value, std::span<const TensorT<T>> inputs,
+                       Backward<T> backward, Saved<T>&& saved) {
+  return finish_result<T>(op, std::move(value), inputs, [](const TensorT<T>& t) -> const TensorT<T>& { return t; },
+                          backward, std::move(saved));
 }
 
 // The shard buffer of a parameter inside a data-parallel shard, or nullptr.
@@ -443,6 +461,8 @@ std::string to_string(const TensorT<T>& t) {
   template void detail::check_finite<T>(const Array<T>&, const char*, const char*);             \
   template TensorT<T> detail::make_result<T>(const char*, Array<T>&&,                           \
                                              std::initializer_list<const TensorT<T>*>,          \
+                                             detail::Backward<T>, detail::Saved<T>&&);          \
+  template TensorT<T> detail::make_result<T>(const char*, Array<T>&&, std::span<const TensorT<T>>,  \
                                              detail::Backward<T>, detail::Saved<T>&&);          \
   template TensorT<T> full<T>(const Shape&, T, bool);                                           \
   template TensorT<T> zeros<T>(const Shape&, bool);                                             \

@@ -118,17 +118,25 @@ TEST_CASE("unary ops and scalar operators accept every shape", "[errors]") {
   }
 }
 
-TEST_CASE("matmul reports differing inner dimensions and non-2-D operands", "[errors]") {
+TEST_CASE("matmul reports differing inner dimensions, batches and ranks it cannot take", "[errors]") {
   CHECK_THROWS_AS(slope::matmul(zeros({64, 784}), zeros({100, 10})), slope::ShapeError);
   CHECK_THROWS_WITH(slope::matmul(zeros({64, 784}), zeros({100, 10})),
                     "matmul: inner dimensions differ: a is (64, 784), b is (100, 10)");
-  CHECK_THROWS_WITH(slope::matmul(zeros({3}), zeros({3, 2})),
-                    "matmul: expects 2-D tensors: a is (3,), b is (3, 2)");
-  CHECK_THROWS_WITH(slope::matmul(zeros({2, 3}), zeros({2, 3, 4})),
-                    "matmul: expects 2-D tensors: a is (2, 3), b is (2, 3, 4)");
+  CHECK_THROWS_WITH(slope::matmul(zeros({3}), zeros({4, 2})),
+                    "matmul: inner dimensions differ: a is (3,), b is (4, 2)");
+  CHECK_THROWS_WITH(slope::matmul(zeros({3}), zeros({2})), "matmul: inner dimensions differ: a is (3,), b is (2,)");
+  CHECK_THROWS_WITH(slope::matmul(zeros({2, 3, 4}), zeros({2, 3, 4})),
+                    "matmul: inner dimensions differ: a is (2, 3, 4), b is (2, 3, 4)");
+  CHECK_THROWS_AS(slope::matmul(zeros({2, 3, 4}), zeros({3, 4, 5})), slope::ShapeError);
+  CHECK_THROWS_WITH(slope::matmul(zeros({2, 3, 4}), zeros({3, 4, 5})),
+                    "matmul: batch dimensions cannot be broadcast: a is (2, 3, 4), b is (3, 4, 5)");
+  CHECK_THROWS_WITH(slope::matmul(zeros({2, 3}), zeros({2, 2, 3, 4})),
+                    "matmul: expects 1-D, 2-D or 3-D tensors: a is (2, 3), b is (2, 2, 3, 4)");
   CHECK_THROWS_WITH(slope::matmul(zeros({}), zeros({})),
-                    "matmul: expects 2-D tensors: a is (), b is ()");
-  CHECK_THROWS_AS(slope::matmul(zeros({3}), zeros({3, 2})), slope::ShapeError);
+                    "matmul: expects 1-D, 2-D or 3-D tensors: a is (), b is ()");
+  // Vectors and batches are fine.
+  CHECK_NOTHROW(slope::matmul(zeros({3}), zeros({3, 2})));
+  CHECK_NOTHROW(slope::matmul(zeros({2, 3}), zeros({2, 3, 4})));
 }
 
 TEST_CASE("transpose and reshape report shapes they cannot take", "[errors]") {

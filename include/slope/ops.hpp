@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -91,7 +92,12 @@ template <class T> TensorT<T> silu(const TensorT<T>& x);
 
 // ---- linear algebra and shape -----------------------------------------------------
 /// (m, k) x (k, n) -> (m, n) through BLAS gemm. Backward: dA = dC B^T, dB = A^T dC,
-/// with the transposes passed to gemm as flags, never materialised.
+/// with the transposes passed to gemm as flags, never materialised. As in
+/// NumPy, a 1-D a is a row (k,) -> (1, k) and a 1-D b a column, the added
+/// dimension dropped from the result: vector-matrix (n,), matrix-vector (m,),
+/// dot (). 3-D operands are batches, (B, m, k) x (B, k, n) -> (B, m, n), where
+/// a batch of 1 (or a 2-D operand) is broadcast against the other; (B, m, k) x
+/// (k, n) is a single gemm over the stacked rows.
 template <class T> TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b);
 /// What linear() applies to x W + b before returning it.
 enum class Activation { none, relu };
@@ -103,10 +109,60 @@ enum class Activation { none, relu };
 template <class T>
 TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& W, const TensorT<T>& b,
                   Activation act = Activation::none);
-/// The 2-D transpose, as a new contiguous array.
+/// The 2-D transpose, as a new contiguous array: permute(x, {1, 0}).
 template <class T> TensorT<T> transpose(const TensorT<T>& x);
 /// Same entries, new shape (same number of entries).
 template <class T> TensorT<T> reshape(const TensorT<T>& x, const Shape& shape);
+/// The same with signed sizes, one of which may be -1: inferred from the rest,
+/// as in reshape(x, {-1, 4}). A braced list picks this overload (both give the
+/// same errors for sizes without -1); for a list of std::size_t variables,
+/// which would narrow, pass a Shape{...}.
+template <class T> TensorT<T> reshape(const TensorT<T>& x, std::span<const std::int64_t> sizes);
+template <class T> TensorT<T> reshape(const TensorT<T>& x, std::initializer_list<std::int64_t> sizes) {
+  return reshape(x, std::span<const std::int64_t>(sizes.begin(), sizes.size()));
+}
+
+// ---- shape and indexing (src/ops_shape.cpp, src/ops_index.cpp) ------------------------
+// Axes may be negative (counted from the end); out-of-range axes are ShapeErrors.
+/// The axes of x reordered: result axis d is x's axis dims[d] (a permutation of 0..ndim-1).
+template <class T> TensorT<T> permute(const TensorT<T>& x, const std::vector<int>& dims);
+/// Drops every axis of size 1, or just `axis` (which must have size 1).
+template <class T> TensorT<T> squeeze(const TensorT<T>& x);
+template <class T> TensorT<T> squeeze(const TensorT<T>& x, int axis);
+/// Inserts an axis of size 1 before position `axis` (in [-(ndim + 1), ndim]).
+template <class T> TensorT<T> unsqueeze(const TensorT<T>& x, int axis);
+/// x broadcast to `shape` (NumPy's broadcast_to), materialised; the engine sums
+/// the gradient back over the broadcast dimensions.
+template <class T> TensorT<T> expand(const TensorT<T>& x, const Shape& shape);
+/// Entries start, start + step, ... below stop along `axis`. Negative start and
+/// stop count from the end; after that, 0 <= start <= stop <= size is required
+/// (ShapeError; no silent clamping), and step >= 1 (ValueError). The gradient
+/// goes back into the sliced positions.
+template <class T>
+TensorT<T> slice(const TensorT<T>& x, int axis, std::int64_t start, std::int64_t stop, std::int64_t step = 1);
+/// slice(x, axis, start, start + length): `length` entries from `start`.
+template <class T> TensorT<T> narrow(const TensorT<T>& x, int axis, std::int64_t start, std::int64_t length);
+/// The tensors joined along an existing axis; their other dimensions must agree.
+template <class T> TensorT<T> concat(const std::vector<TensorT<T>>& xs, int axis = 0);
+/// The tensors (all of one shape) joined along a new axis: concat of unsqueezes.
+template <class T> TensorT<T> stack(const std::vector<TensorT<T>>& xs, int axis = 0);
+// Braced lists: concat({a, b}, 1), stack({a, b}).
+template <class T> TensorT<T> concat(std::initializer_list<TensorT<T>> xs, int axis = 0) {
+  return concat(std::vector<TensorT<T>>(xs), axis);
+}
+template <class T> TensorT<T> stack(std::initializer_list<TensorT<T>> xs, int axis = 0) {
+  return stack(std::vector<TensorT<T>>(xs), axis);
+}
+/// Consecutive pieces of the given sizes along `axis` (they must add up to its size).
+template <class T>
+std::vector<TensorT<T>> split(const TensorT<T>& x, const std::vector<std::size_t>& sizes, int axis = 0);
+/// The slices indices[0], indices[1], ... of x along `axis` (each in [0, size);
+/// repeats allowed). Backward scatter-adds: a slice picked twice gets both shares.
+template <class T>
+TensorT<T> index_select(const TensorT<T>& x, int axis, std::span<const std::int64_t> indices);
+/// Rows of weight (V, D) looked up by indices of any shape: the result has
+/// shape indices.shape + (D,). index_select along axis 0, reshaped.
+template <class T> TensorT<T> embedding(const TensorT<T>& weight, const Array<std::int64_t>& indices);
 
 // ---- reductions ----------------------------------------------------------------
 /// Sum of all entries, as a 0-d tensor.
@@ -179,11 +235,12 @@ template <class T> Array<std::int64_t> argmin(const TensorT<T>& x, int axis, boo
 /// masks do not depend on how the batch is split (rng is then not used).
 template <class T> TensorT<T> dropout(const TensorT<T>& x, double p, Rng& rng);
 
-// ---- along the last axis ------------------------------------------------------------
-/// exp(x - max) / sum(exp(x - max)), row by row.
-template <class T> TensorT<T> softmax(const TensorT<T>& x);
-/// x - max - log(sum(exp(x - max))), row by row.
-template <class T> TensorT<T> log_softmax(const TensorT<T>& x);
+// ---- softmax and the losses of rows -------------------------------------------------
+/// exp(x - max) / sum(exp(x - max)) along `axis` (the last one fast; any other
+/// through permute to the end and back).
+template <class T> TensorT<T> softmax(const TensorT<T>& x, int axis = -1);
+/// x - max - log(sum(exp(x - max))) along `axis`.
+template <class T> TensorT<T> log_softmax(const TensorT<T>& x, int axis = -1);
 /// Mean over the batch of -log softmax(scores)[i, labels[i]], fused:
 /// scores is (N, C), labels has N entries in [0, C). Backward: (p - onehot) / N.
 template <class T>
