@@ -54,6 +54,12 @@ inline bool shapes_equal(const A& a, const B& b) {
   return std::equal(a.shape().begin(), a.shape().end(), b.shape().begin(), b.shape().end());
 }
 
+/// Labels must index a column of an (n, c) array: ShapeError "<op>: k labels for
+/// n rows: <operand> is <shape>", ValueError "<op>: label l at row i is outside
+/// [0, c)". `operand` is the argument's name in the op's signature ("scores").
+void check_labels(std::span<const std::int32_t> labels, std::size_t n, std::size_t c, const char* op,
+                  const char* operand, const Shape& shape);
+
 /// Normalises a possibly negative axis; ShapeError if out of range.
 std::size_t normalize_axis(int axis, std::size_t ndim, const char* op, const Shape& shape);
 

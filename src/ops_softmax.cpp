@@ -35,18 +35,6 @@ std::size_t row_grain(std::size_t c) {
   return std::max<std::size_t>(1, detail::kElementwiseGrain / std::max<std::size_t>(1, 4 * c));
 }
 
-// Labels must index a column of a (n, c) array.
-// `operand` is the argument's name in the op's signature ("scores", "x").
-void check_labels(std::span<const std::int32_t> labels, std::size_t n, std::size_t c,
-                  const char* op, const char* operand, const Shape& shape) {
-  if (labels.size() != n)
-    throw ShapeError(fmt::format("{}: {} labels for {} rows: {} is {}", op, labels.size(), n,
-                                 operand, to_string(shape)));
-  for (std::size_t i = 0; i < n; ++i)
-    if (labels[i] < 0 || static_cast<std::size_t>(labels[i]) >= c)
-      throw ValueError(fmt::format("{}: label {} at row {} is outside [0, {})", op, labels[i], i, c));
-}
-
 Array<std::int32_t> copy_labels(std::span<const std::int32_t> labels) {
   Array<std::int32_t> y = new_array<std::int32_t>(Shape{labels.size()});
   std::copy(labels.begin(), labels.end(), y.data());
@@ -142,6 +130,20 @@ TensorT<T> along_axis(const TensorT<T>& x, int axis, const char* op, F last) {
 
 }  // namespace
 
+namespace detail {
+
+void check_labels(std::span<const std::int32_t> labels, std::size_t n, std::size_t c,
+                  const char* op, const char* operand, const Shape& shape) {
+  if (labels.size() != n)
+    throw ShapeError(fmt::format("{}: {} labels for {} rows: {} is {}", op, labels.size(), n,
+                                 operand, to_string(shape)));
+  for (std::size_t i = 0; i < n; ++i)
+    if (labels[i] < 0 || static_cast<std::size_t>(labels[i]) >= c)
+      throw ValueError(fmt::format("{}: label {} at row {} is outside [0, {})", op, labels[i], i, c));
+}
+
+}  // namespace detail
+
 template <class T>
 TensorT<T> softmax(const TensorT<T>& x, int axis) {
   return along_axis(x, axis, "softmax", [](const TensorT<T>& v) { return softmax_last(v); });
@@ -162,7 +164,7 @@ TensorT<T> softmax_cross_entropy(const TensorT<T>& scores, std::span<const std::
   if (n == 0 || c == 0)
     throw ShapeError(fmt::format("{}: empty batch or no classes: scores is {}", op,
                                  to_string(scores.shape())));
-  check_labels(labels, n, c, op, "scores", scores.shape());
+  detail::check_labels(labels, n, c, op, "scores", scores.shape());
   // L = 1/N sum_i (log sum_j exp(s_ij) - s_iy). The row log-sum-exps are kept
   // (in double) for backward, where p = exp(s - lse) is rebuilt without a
   // second max pass; per-part loss sums are added in part order.
@@ -213,7 +215,7 @@ TensorT<T> gather(const TensorT<T>& x, std::span<const std::int32_t> labels) {
   if (x.dim() != 2)
     throw ShapeError(fmt::format("gather: x must be 2-D (N, C): x is {}", to_string(x.shape())));
   const std::size_t n = x.shape()[0], c = x.shape()[1];
-  check_labels(labels, n, c, "gather", "x", x.shape());
+  detail::check_labels(labels, n, c, "gather", "x", x.shape());
   Array<T> r = new_array<T>(Shape{n});
   for (std::size_t i = 0; i < n; ++i) r.data()[i] = x.data()[i * c + labels[i]];
   detail::Saved<T> saved;
