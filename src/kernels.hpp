@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 
 namespace slope::detail {
 
@@ -32,6 +33,23 @@ inline T square_grad(T x, T g) {
 template <class T>
 inline T abs_grad(T x, T g) {
   return x > T(0) ? g : (x < T(0) ? -g : T(0));
+}
+
+/// log sum_j exp(x[j stride]) over n entries, stably: m + log(sum exp(x - m))
+/// with m the maximum (softmax, log_softmax, softmax_cross_entropy, logsumexp).
+/// Returned in double: rounded to float, an lse near 200 would carry an error
+/// of ~1e-5, which x - lse would pass on to every softmax output. A slice whose
+/// maximum is +-Inf or NaN returns that maximum (no Inf - Inf): all -inf gives
+/// -inf, as does an empty slice.
+template <class T>
+inline double log_sum_exp(const T* x, std::size_t n, std::size_t stride = 1) {
+  if (n == 0) return -INFINITY;
+  double m = x[0];
+  for (std::size_t j = 1; j < n; ++j) m = std::max(m, static_cast<double>(x[j * stride]));
+  if (!std::isfinite(m)) return m;
+  double s = 0.0;
+  for (std::size_t j = 0; j < n; ++j) s += std::exp(static_cast<double>(x[j * stride]) - m);
+  return m + std::log(s);
 }
 
 // ---- activations ------------------------------------------------------------------

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <xtensor/xbroadcast.hpp>
 
 #include "parallel.hpp"
 #include "slope/tensor.hpp"
@@ -24,6 +25,10 @@ template <class T>
 TensorT<T> make_result(const char* op, Array<T>&& value,
                        std::initializer_list<const TensorT<T>*> inputs, Backward<T> backward,
                        Saved<T>&& saved = {});
+/// The same for an op of any number of inputs (concat): input i is inputs[i].
+template <class T>
+TensorT<T> make_result(const char* op, Array<T>&& value, std::span<const TensorT<T>> inputs,
+                       Backward<T> backward, Saved<T>&& saved = {});
 
 /// Input i of an op's node, for use inside backward steps.
 template <class T>
@@ -49,8 +54,60 @@ inline bool shapes_equal(const A& a, const B& b) {
   return std::equal(a.shape().begin(), a.shape().end(), b.shape().begin(), b.shape().end());
 }
 
+/// Labels must index a column of an (n, c) array: ShapeError "<op>: k labels for
+/// n rows: <operand> is <shape>", ValueError "<op>: label l at row i is outside
+/// [0, c)". `operand` is the argument's name in the op's signature ("scores").
+void check_labels(std::span<const std::int32_t> labels, std::size_t n, std::size_t c, const char* op,
+                  const char* operand, const Shape& shape);
+
 /// Normalises a possibly negative axis; ShapeError if out of range.
 std::size_t normalize_axis(int axis, std::size_t ndim, const char* op, const Shape& shape);
+
+/// An array seen along one axis: `outer` blocks of `n` entries along the axis,
+/// each entry a run of `inner` contiguous values. Entry (o, j, i) is at
+/// (o n + j) inner + i; the reduced result's entry (o, i) at o inner + i.
+struct AxisSplit {
+  std::size_t outer = 1, n = 1, inner = 1;
+};
+
+/// The split of `shape` (any container of sizes) along `axis`, allocating nothing.
+template <class S>
+inline AxisSplit split_at(const S& shape, std::size_t axis) {
+  AxisSplit s;
+  for (std::size_t d = 0; d < axis; ++d) s.outer *= shape[d];
+  for (std::size_t d = axis + 1; d < shape.size(); ++d) s.inner *= shape[d];
+  s.n = shape[axis];
+  return s;
+}
+
+/// The split of `shape` along `axis`, and in `reduced` the shape without it
+/// (or with a 1 in its place when keepdims).
+inline AxisSplit split_axis(const Shape& shape, std::size_t axis, bool keepdims, Shape& reduced) {
+  AxisSplit s;
+  reduced.clear();
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (d < axis) s.outer *= shape[d];
+    if (d > axis) s.inner *= shape[d];
+    if (d != axis) reduced.push_back(shape[d]);
+    else if (keepdims) reduced.push_back(1);
+  }
+  s.n = shape[axis];
+  return s;
+}
+
+/// For each (o, i) of `s`, the position j of the first entry along the axis
+/// that no later entry beats (`better(a, b)`: a beats b), into index[o inner + i].
+template <class T, class I, class Better>
+void first_best(const T* src, const AxisSplit& s, I* index, Better better) {
+  for (std::size_t o = 0; o < s.outer; ++o)
+    for (std::size_t i = 0; i < s.inner; ++i) {
+      const T* slice = src + o * s.n * s.inner + i;
+      std::size_t best = 0;
+      for (std::size_t j = 1; j < s.n; ++j)
+        if (better(slice[j * s.inner], slice[best * s.inner])) best = j;
+      index[o * s.inner + i] = static_cast<I>(best);
+    }
+}
 
 /// Entries per part below which elementwise loops stay on one thread: about
 /// 30 microseconds of simple arithmetic, more than a hand-off costs.
@@ -99,6 +156,63 @@ void add_share(Node<T>& out, std::size_t k, F&& share) {
   T* __restrict dst = g.data();
   for_each_index(n, [&](std::size_t i) { dst[i] = share(i); });
   accumulate_grad(x, std::move(g));
+}
+
+// ---- broadcasting binary loops ---------------------------------------------------
+
+// True when b's entries repeat along the leading dimensions of a: b's shape,
+// after dropping leading 1s, is a suffix of a's (a bias row against a batch).
+template <class T>
+bool is_trailing_block(const Array<T>& a, const Array<T>& b) {
+  std::size_t lead = 0;
+  while (lead < b.dimension() && b.shape()[lead] == 1) ++lead;
+  const std::size_t rank = b.dimension() - lead;
+  if (rank > a.dimension() || b.dimension() > a.dimension()) return false;
+  for (std::size_t i = 0; i < rank; ++i)
+    if (b.shape()[lead + i] != a.shape()[a.dimension() - rank + i]) return false;
+  return true;
+}
+
+// out = f(a, b) with NumPy broadcasting. Plain loops for the shapes training
+// meets (equal shapes, a scalar, a bias row against a batch); materialised
+// broadcasting for the rest.
+template <class T, class F>
+Array<T> zip(const Array<T>& a, const Array<T>& b, const Shape& shape, F f) {
+  Array<T> r = new_array<T>(shape);
+  T* __restrict o = r.data();
+  const T* pa = a.data();
+  const T* pb = b.data();
+  const std::size_t n = r.size();
+  if (a.size() == n && b.size() == n) {
+    for_each_index(n, [&](std::size_t i) { o[i] = f(pa[i], pb[i]); });
+  } else if (b.size() == 1 && a.size() == n) {
+    const T y = pb[0];
+    for_each_index(n, [&](std::size_t i) { o[i] = f(pa[i], y); });
+  } else if (a.size() == 1 && b.size() == n) {
+    const T x = pa[0];
+    for_each_index(n, [&](std::size_t i) { o[i] = f(x, pb[i]); });
+  } else if (a.size() == n && b.size() > 0 && is_trailing_block(a, b)) {
+    const std::size_t c = b.size();
+    parallel_for(n / c, std::max<std::size_t>(1, kElementwiseGrain / c),
+                         [&](std::size_t lo, std::size_t hi) {
+                           for (std::size_t r0 = lo; r0 < hi; ++r0)
+                             for (std::size_t j = 0; j < c; ++j)
+                               o[r0 * c + j] = f(pa[r0 * c + j], pb[j]);
+                         });
+  } else {
+    const Array<T> ba = xt::broadcast(a, shape), bb = xt::broadcast(b, shape);
+    for (std::size_t i = 0; i < n; ++i) o[i] = f(ba.data()[i], bb.data()[i]);
+  }
+  return r;
+}
+
+/// The entries of `a` broadcast to `shape`: a.data() itself when the shapes
+/// agree, otherwise a materialised copy in `scratch`.
+template <class T>
+const T* broadcast_data(const Array<T>& a, const Shape& shape, Array<T>& scratch) {
+  if (std::equal(a.shape().begin(), a.shape().end(), shape.begin(), shape.end())) return a.data();
+  scratch = xt::broadcast(a, shape);
+  return scratch.data();
 }
 
 // ---- the data-parallel step's gradient buffers ---------------------------------

@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include <xtensor/xbroadcast.hpp>
-
 #include "kernels.hpp"
 #include "op_support.hpp"
 #include "slope/ops.hpp"
@@ -23,56 +21,7 @@ using detail::make_result;
 using detail::new_array;
 using detail::Node;
 using detail::write_share;
-
-namespace {
-
-// True when b's entries repeat along the leading dimensions of a: b's shape,
-// after dropping leading 1s, is a suffix of a's (a bias row against a batch).
-template <class T>
-bool is_trailing_block(const Array<T>& a, const Array<T>& b) {
-  std::size_t lead = 0;
-  while (lead < b.dimension() && b.shape()[lead] == 1) ++lead;
-  const std::size_t rank = b.dimension() - lead;
-  if (rank > a.dimension() || b.dimension() > a.dimension()) return false;
-  for (std::size_t i = 0; i < rank; ++i)
-    if (b.shape()[lead + i] != a.shape()[a.dimension() - rank + i]) return false;
-  return true;
-}
-
-// out = f(a, b) with NumPy broadcasting. Plain loops for the shapes training
-// meets (equal shapes, a scalar, a bias row against a batch); materialised
-// broadcasting for the rest.
-template <class T, class F>
-Array<T> zip(const Array<T>& a, const Array<T>& b, const Shape& shape, F f) {
-  Array<T> r = new_array<T>(shape);
-  T* __restrict o = r.data();
-  const T* pa = a.data();
-  const T* pb = b.data();
-  const std::size_t n = r.size();
-  if (a.size() == n && b.size() == n) {
-    for_each_index(n, [&](std::size_t i) { o[i] = f(pa[i], pb[i]); });
-  } else if (b.size() == 1 && a.size() == n) {
-    const T y = pb[0];
-    for_each_index(n, [&](std::size_t i) { o[i] = f(pa[i], y); });
-  } else if (a.size() == 1 && b.size() == n) {
-    const T x = pa[0];
-    for_each_index(n, [&](std::size_t i) { o[i] = f(x, pb[i]); });
-  } else if (a.size() == n && b.size() > 0 && is_trailing_block(a, b)) {
-    const std::size_t c = b.size();
-    detail::parallel_for(n / c, std::max<std::size_t>(1, detail::kElementwiseGrain / c),
-                         [&](std::size_t lo, std::size_t hi) {
-                           for (std::size_t r0 = lo; r0 < hi; ++r0)
-                             for (std::size_t j = 0; j < c; ++j)
-                               o[r0 * c + j] = f(pa[r0 * c + j], pb[j]);
-                         });
-  } else {
-    const Array<T> ba = xt::broadcast(a, shape), bb = xt::broadcast(b, shape);
-    for (std::size_t i = 0; i < n; ++i) o[i] = f(ba.data()[i], bb.data()[i]);
-  }
-  return r;
-}
-
-}  // namespace
+using detail::zip;
 
 template <class T>
 TensorT<T> add(const TensorT<T>& a, const TensorT<T>& b) {
@@ -148,6 +97,28 @@ TensorT<T> log(const TensorT<T>& x) {
                           const T* g = out.grad.data();
                           const T* v = in(out, 0).value.data();
                           add_share(out, 0, [g, v](std::size_t i) { return g[i] / v[i]; });
+                        });
+}
+
+template <class T>
+TensorT<T> log1p(const TensorT<T>& x) {
+  return make_result<T>("log1p", map(x.value(), [](T v) { return std::log1p(v); }), {&x},
+                        [](Node<T>& out) {
+                          // d log(1 + x) = g / (1 + x)
+                          const T* g = out.grad.data();
+                          const T* v = in(out, 0).value.data();
+                          add_share(out, 0, [g, v](std::size_t i) { return g[i] / (T(1) + v[i]); });
+                        });
+}
+
+template <class T>
+TensorT<T> expm1(const TensorT<T>& x) {
+  return make_result<T>("expm1", map(x.value(), [](T v) { return std::expm1(v); }), {&x},
+                        [](Node<T>& out) {
+                          // d (e^x - 1) = e^x g = (y + 1) g, from the output
+                          const T* g = out.grad.data();
+                          const T* y = out.value.data();
+                          add_share(out, 0, [g, y](std::size_t i) { return g[i] * (y[i] + T(1)); });
                         });
 }
 
@@ -229,6 +200,8 @@ TensorT<T> mul_scalar(const TensorT<T>& x, Scalar<T> s) {
   template TensorT<T> neg<T>(const TensorT<T>&);                                       \
   template TensorT<T> exp<T>(const TensorT<T>&);                                       \
   template TensorT<T> log<T>(const TensorT<T>&);                                       \
+  template TensorT<T> log1p<T>(const TensorT<T>&);                                     \
+  template TensorT<T> expm1<T>(const TensorT<T>&);                                     \
   template TensorT<T> relu<T>(const TensorT<T>&);                                      \
   template TensorT<T> abs<T>(const TensorT<T>&);                                       \
   template TensorT<T> pow<T>(const TensorT<T>&, Scalar<T>);                            \

@@ -1,4 +1,5 @@
-// matmul, linear (the layer's fused product), transpose and reshape.
+// matmul (2-D, with vectors promoted to a row or a column, and batched 3-D
+// with a broadcast batch), linear (the layer's fused product) and reshape.
 #include <climits>
 
 #include "blas.hpp"
@@ -56,18 +57,10 @@ void add_column_sums(Node<T>& node, const T* g, std::size_t m, std::size_t n) {
   });
 }
 
-}  // namespace
-
+// (m, k) x (k, n); the caller has checked the shapes.
 template <class T>
-TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) {
-  if (a.dim() != 2 || b.dim() != 2)
-    throw ShapeError(fmt::format("matmul: expects 2-D tensors: a is {}, b is {}",
-                                 to_string(a.shape()), to_string(b.shape())));
+TensorT<T> matmul_2d(const TensorT<T>& a, const TensorT<T>& b) {
   const std::size_t m = a.shape()[0], k = a.shape()[1], n = b.shape()[1];
-  if (b.shape()[0] != k)
-    throw ShapeError(fmt::format("matmul: inner dimensions differ: a is {}, b is {}",
-                                 to_string(a.shape()), to_string(b.shape())));
-  check_blas_dims("matmul", a.shape(), b.shape());
   Array<T> c = new_array<T>(Shape{m, n});
   if (k == 0) c.fill(T(0));
   else if (m && n)
@@ -82,6 +75,85 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) {
     if (A.requires_grad) add_product(in(out, 0), false, true, m, k, n, out.grad, B.value);
     if (B.requires_grad) add_product(in(out, 1), true, false, k, n, m, A.value, out.grad);
   });
+}
+
+// c = op(a) op(b), or c += op(a) op(b) when accumulating, for an (m, n)
+// block c with inner size k; a and b are row-major blocks with leading
+// dimensions lda and ldb.
+template <class T>
+void gemm_block(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t lda,
+                const T* b, std::size_t ldb, bool accumulate, T* c) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    if (!accumulate) std::fill(c, c + m * n, T(0));
+    return;
+  }
+  detail::gemm(ta, tb, int(m), int(n), int(k), T(1), a, int(lda), b, int(ldb), accumulate ? T(1) : T(0), c,
+               int(n));
+}
+
+// (Ba, m, k) x (Bb, k, n) -> (B, m, n) with B = max(Ba, Bb) and a batch of 1
+// broadcast against the other: one gemm per batch entry.
+template <class T>
+TensorT<T> matmul_batched(const TensorT<T>& a, const TensorT<T>& b) {
+  const std::size_t ba = a.shape()[0], bb = b.shape()[0], m = a.shape()[1], k = a.shape()[2], n = b.shape()[2];
+  const std::size_t batch = std::max(ba, bb);
+  Array<T> c = new_array<T>(Shape{batch, m, n});
+  for (std::size_t t = 0; t < batch; ++t)
+    gemm_block(false, false, m, n, k, a.data() + (ba == 1 ? 0 : t) * m * k, k, b.data() + (bb == 1 ? 0 : t) * k * n,
+               n, false, c.data() + t * m * n);
+  return make_result<T>("matmul", std::move(c), {&a, &b}, [](Node<T>& out) {
+    const Node<T>& A = in(out, 0);
+    const Node<T>& B = in(out, 1);
+    const std::size_t ba = A.value.shape()[0], bb = B.value.shape()[0], m = A.value.shape()[1],
+                      k = A.value.shape()[2], n = B.value.shape()[2], batch = out.value.shape()[0];
+    const T* g = out.grad.data();
+    // Per batch entry t: dA_t = dC_t B_t^T, dB_t = A_t^T dC_t. A broadcast
+    // operand (batch 1) sums the shares of every t into its one block.
+    if (A.requires_grad) {
+      const detail::GradTarget<T> ta = grad_target(in(out, 0));
+      for (std::size_t t = 0; t < batch; ++t)
+        gemm_block(false, true, m, k, n, g + t * m * n, n, B.value.data() + (bb == 1 ? 0 : t) * k * n, n,
+                   !ta.fresh || (ba == 1 && t > 0), ta.data + (ba == 1 ? 0 : t) * m * k);
+    }
+    if (B.requires_grad) {
+      const detail::GradTarget<T> tb = grad_target(in(out, 1));
+      for (std::size_t t = 0; t < batch; ++t)
+        gemm_block(true, false, k, n, m, A.value.data() + (ba == 1 ? 0 : t) * m * k, k, g + t * m * n, n,
+                   !tb.fresh || (bb == 1 && t > 0), tb.data + (bb == 1 ? 0 : t) * k * n);
+    }
+  });
+}
+
+}  // namespace
+
+template <class T>
+TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) {
+  const auto shapes = [&] { return fmt::format("a is {}, b is {}", to_string(a.shape()), to_string(b.shape())); };
+  if (a.dim() < 1 || a.dim() > 3 || b.dim() < 1 || b.dim() > 3)
+    throw ShapeError("matmul: expects 1-D, 2-D or 3-D tensors: " + shapes());
+  const std::size_t ka = a.shape().back(), kb = b.dim() == 1 ? b.shape()[0] : b.shape()[b.dim() - 2];
+  if (ka != kb) throw ShapeError("matmul: inner dimensions differ: " + shapes());
+  if (a.dim() == 3 && b.dim() == 3 && a.shape()[0] != b.shape()[0] && a.shape()[0] != 1 && b.shape()[0] != 1)
+    throw ShapeError("matmul: batch dimensions cannot be broadcast: " + shapes());
+  check_blas_dims("matmul", a.shape(), b.shape());
+  if (a.dim() == 2 && b.dim() == 2) return matmul_2d(a, b);
+  // A vector is a matrix of one row (a) or one column (b), dropped from the result.
+  const TensorT<T> a2 = a.dim() == 1 ? reshape(a, Shape{1, ka}) : a;
+  const TensorT<T> b2 = b.dim() == 1 ? reshape(b, Shape{kb, 1}) : b;
+  TensorT<T> c;
+  if (a2.dim() == 2 && b2.dim() == 2) {
+    c = matmul_2d(a2, b2);
+  } else if (b2.dim() == 2) {  // (B, m, k) x (k, n): one gemm over the stacked rows
+    const std::size_t batch = a2.shape()[0], m = a2.shape()[1];
+    c = reshape(matmul_2d(reshape(a2, Shape{batch * m, ka}), b2), Shape{batch, m, b2.shape()[1]});
+  } else {
+    c = matmul_batched(a2.dim() == 2 ? reshape(a2, Shape{1, a2.shape()[0], ka}) : a2, b2);
+  }
+  Shape shape = c.shape();
+  if (b.dim() == 1) shape.erase(shape.end() - 1);
+  if (a.dim() == 1) shape.erase(shape.end() - (b.dim() == 1 ? 1 : 2));
+  return shape == c.shape() ? c : reshape(c, shape);
 }
 
 template <class T>
@@ -131,23 +203,6 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& W, const TensorT<T>& b,
 }
 
 template <class T>
-TensorT<T> transpose(const TensorT<T>& x) {
-  if (x.dim() != 2)
-    throw ShapeError(fmt::format("transpose: expects a 2-D tensor: x is {}", to_string(x.shape())));
-  const std::size_t r = x.shape()[0], c = x.shape()[1];
-  Array<T> t = new_array<T>(Shape{c, r});
-  for (std::size_t i = 0; i < r; ++i)
-    for (std::size_t j = 0; j < c; ++j) t.data()[j * r + i] = x.data()[i * c + j];
-  return make_result<T>("transpose", std::move(t), {&x}, [](Node<T>& out) {
-    // The gradient is transposed back: entry (i, j) of x gets g(j, i).
-    const std::size_t c = out.value.shape()[0], r = out.value.shape()[1];
-    const T* g = out.grad.data();
-    detail::write_share(grad_target(in(out, 0)), r * c,
-                        [g, r, c](std::size_t f) { return g[(f % c) * r + f / c]; });
-  });
-}
-
-template <class T>
 TensorT<T> reshape(const TensorT<T>& x, const Shape& shape) {
   if (numel(shape) != x.size())
     throw ShapeError(fmt::format("reshape: cannot reshape {} ({} entries) into {} ({} entries)",
@@ -165,7 +220,6 @@ TensorT<T> reshape(const TensorT<T>& x, const Shape& shape) {
   template TensorT<T> matmul<T>(const TensorT<T>&, const TensorT<T>&);                       \
   template TensorT<T> linear<T>(const TensorT<T>&, const TensorT<T>&, const TensorT<T>&,     \
                                 Activation);                                                 \
-  template TensorT<T> transpose<T>(const TensorT<T>&);                                       \
   template TensorT<T> reshape<T>(const TensorT<T>&, const Shape&);
 SLOPE_FOR_EACH_DTYPE(SLOPE_INSTANTIATE)
 

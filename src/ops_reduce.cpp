@@ -15,6 +15,8 @@
 namespace slope {
 
 using detail::accumulate_grad;
+using detail::AxisSplit;
+using detail::split_axis;
 using detail::grad_target;
 using detail::in;
 using detail::make_result;
@@ -23,23 +25,6 @@ using detail::Node;
 using detail::write_share;
 
 namespace {
-
-struct AxisSplit {
-  std::size_t outer = 1, n = 1, inner = 1;
-};
-
-AxisSplit split_axis(const Shape& shape, std::size_t axis, bool keepdims, Shape& reduced) {
-  AxisSplit s;
-  reduced.clear();
-  for (std::size_t d = 0; d < shape.size(); ++d) {
-    if (d < axis) s.outer *= shape[d];
-    if (d > axis) s.inner *= shape[d];
-    if (d != axis) reduced.push_back(shape[d]);
-    else if (keepdims) reduced.push_back(1);
-  }
-  s.n = shape[axis];
-  return s;
-}
 
 // sum over i of f(x, i0, i1) for the n entries of x, in parallel parts whose
 // partial sums (double) are added in part order.
@@ -151,15 +136,10 @@ TensorT<T> max(const TensorT<T>& x, int axis, bool keepdims) {
     throw ShapeError("max: reduced axis is too long: x is " + to_string(shape));
   Array<T> r = new_array<T>(reduced);
   Array<std::int32_t> arg = new_array<std::int32_t>(reduced);  // position j of the first maximum
-  const T* src = x.data();
+  detail::first_best(x.data(), s, arg.data(), [](T a, T b) { return a > b; });
   for (std::size_t o = 0; o < s.outer; ++o)
-    for (std::size_t i = 0; i < s.inner; ++i) {
-      std::size_t best = 0;
-      for (std::size_t j = 1; j < s.n; ++j)
-        if (src[(o * s.n + j) * s.inner + i] > src[(o * s.n + best) * s.inner + i]) best = j;
-      arg.data()[o * s.inner + i] = static_cast<std::int32_t>(best);
-      r.data()[o * s.inner + i] = src[(o * s.n + best) * s.inner + i];
-    }
+    for (std::size_t i = 0; i < s.inner; ++i)
+      r.data()[o * s.inner + i] = x.data()[(o * s.n + arg.data()[o * s.inner + i]) * s.inner + i];
   detail::Saved<T> saved;
   saved.index = std::move(arg);
   return make_result<T>("max", std::move(r), {&x}, [s](Node<T>& out) {

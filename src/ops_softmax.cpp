@@ -1,9 +1,12 @@
-// Ops along the last axis: softmax, log_softmax, the fused softmax
-// cross-entropy loss, and gathering one entry per row. Rows are independent,
-// so every loop splits over rows when there are enough of them.
+// softmax and log_softmax (fast along the last axis, through permute along
+// any other), the fused softmax cross-entropy loss, and gathering one entry
+// per row. Rows are independent, so every loop splits over rows when there
+// are enough of them.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
+#include "kernels.hpp"
 #include "op_support.hpp"
 #include "slope/ops.hpp"
 #include "slope/runtime.hpp"
@@ -32,47 +35,20 @@ std::size_t row_grain(std::size_t c) {
   return std::max<std::size_t>(1, detail::kElementwiseGrain / std::max<std::size_t>(1, 4 * c));
 }
 
-// log(sum(exp(row))) computed stably: max + log(sum(exp(row - max))).
-// Returned in double: rounded to float, an lse near 200 would carry an error
-// of ~1e-5, which x - lse would pass on to every softmax output. A row whose
-// maximum is +-Inf or NaN returns that maximum (no Inf - Inf).
-template <class T>
-double log_sum_exp(const T* row, std::size_t c) {
-  const double m = *std::max_element(row, row + c);
-  if (!std::isfinite(m)) return m;
-  double s = 0.0;
-  for (std::size_t j = 0; j < c; ++j) s += std::exp(static_cast<double>(row[j]) - m);
-  return m + std::log(s);
-}
-
-// Labels must index a column of a (n, c) array.
-// `operand` is the argument's name in the op's signature ("scores", "x").
-void check_labels(std::span<const std::int32_t> labels, std::size_t n, std::size_t c,
-                  const char* op, const char* operand, const Shape& shape) {
-  if (labels.size() != n)
-    throw ShapeError(fmt::format("{}: {} labels for {} rows: {} is {}", op, labels.size(), n,
-                                 operand, to_string(shape)));
-  for (std::size_t i = 0; i < n; ++i)
-    if (labels[i] < 0 || static_cast<std::size_t>(labels[i]) >= c)
-      throw ValueError(fmt::format("{}: label {} at row {} is outside [0, {})", op, labels[i], i, c));
-}
-
 Array<std::int32_t> copy_labels(std::span<const std::int32_t> labels) {
   Array<std::int32_t> y = new_array<std::int32_t>(Shape{labels.size()});
   std::copy(labels.begin(), labels.end(), y.data());
   return y;
 }
 
-}  // namespace
-
 template <class T>
-TensorT<T> softmax(const TensorT<T>& x) {
+TensorT<T> softmax_last(const TensorT<T>& x) {
   const auto [rows, c] = rows_cols(x, "softmax");
   Array<T> p = new_array<T>(x.value().shape());
   detail::parallel_for(rows, row_grain(c), [&, c = c](std::size_t lo, std::size_t hi) {
     for (std::size_t r = lo; r < hi; ++r) {
       const T* xr = x.data() + r * c;
-      const double lse = log_sum_exp(xr, c);
+      const double lse = detail::log_sum_exp(xr, c);
       for (std::size_t j = 0; j < c; ++j)
         p.data()[r * c + j] = static_cast<T>(std::exp(static_cast<double>(xr[j]) - lse));
     }
@@ -99,13 +75,13 @@ TensorT<T> softmax(const TensorT<T>& x) {
 }
 
 template <class T>
-TensorT<T> log_softmax(const TensorT<T>& x) {
+TensorT<T> log_softmax_last(const TensorT<T>& x) {
   const auto [rows, c] = rows_cols(x, "log_softmax");
   Array<T> y = new_array<T>(x.value().shape());
   detail::parallel_for(rows, row_grain(c), [&, c = c](std::size_t lo, std::size_t hi) {
     for (std::size_t r = lo; r < hi; ++r) {
       const T* xr = x.data() + r * c;
-      const double lse = log_sum_exp(xr, c);
+      const double lse = detail::log_sum_exp(xr, c);
       for (std::size_t j = 0; j < c; ++j)
         y.data()[r * c + j] = static_cast<T>(static_cast<double>(xr[j]) - lse);
     }
@@ -131,6 +107,53 @@ TensorT<T> log_softmax(const TensorT<T>& x) {
   });
 }
 
+// The permutations that move `axis` of an ndim-array to the end, and back.
+std::pair<std::vector<int>, std::vector<int>> axis_to_last(std::size_t ndim, std::size_t axis) {
+  std::vector<int> to_last, back(ndim);
+  for (std::size_t d = 0; d < ndim; ++d)
+    if (d != axis) to_last.push_back(static_cast<int>(d));
+  to_last.push_back(static_cast<int>(axis));
+  for (std::size_t d = 0; d < ndim; ++d) back[static_cast<std::size_t>(to_last[d])] = static_cast<int>(d);
+  return {to_last, back};
+}
+
+// f along the last axis (the fast path), or, for another axis, with that axis
+// moved to the end and back: two permutes, and the formula stays in one place.
+template <class T, class F>
+TensorT<T> along_axis(const TensorT<T>& x, int axis, const char* op, F last) {
+  if (x.dim() == 0) throw ShapeError(fmt::format("{}: expects at least 1 dimension: x is ()", op));
+  const std::size_t a = detail::normalize_axis(axis, x.dim(), op, x.shape());
+  if (a + 1 == x.dim()) return last(x);
+  const auto [to_last, back] = axis_to_last(x.dim(), a);
+  return permute(last(permute(x, to_last)), back);
+}
+
+}  // namespace
+
+namespace detail {
+
+void check_labels(std::span<const std::int32_t> labels, std::size_t n, std::size_t c,
+                  const char* op, const char* operand, const Shape& shape) {
+  if (labels.size() != n)
+    throw ShapeError(fmt::format("{}: {} labels for {} rows: {} is {}", op, labels.size(), n,
+                                 operand, to_string(shape)));
+  for (std::size_t i = 0; i < n; ++i)
+    if (labels[i] < 0 || static_cast<std::size_t>(labels[i]) >= c)
+      throw ValueError(fmt::format("{}: label {} at row {} is outside [0, {})", op, labels[i], i, c));
+}
+
+}  // namespace detail
+
+template <class T>
+TensorT<T> softmax(const TensorT<T>& x, int axis) {
+  return along_axis(x, axis, "softmax", [](const TensorT<T>& v) { return softmax_last(v); });
+}
+
+template <class T>
+TensorT<T> log_softmax(const TensorT<T>& x, int axis) {
+  return along_axis(x, axis, "log_softmax", [](const TensorT<T>& v) { return log_softmax_last(v); });
+}
+
 template <class T>
 TensorT<T> softmax_cross_entropy(const TensorT<T>& scores, std::span<const std::int32_t> labels) {
   constexpr const char* op = "softmax_cross_entropy";
@@ -141,7 +164,7 @@ TensorT<T> softmax_cross_entropy(const TensorT<T>& scores, std::span<const std::
   if (n == 0 || c == 0)
     throw ShapeError(fmt::format("{}: empty batch or no classes: scores is {}", op,
                                  to_string(scores.shape())));
-  check_labels(labels, n, c, op, "scores", scores.shape());
+  detail::check_labels(labels, n, c, op, "scores", scores.shape());
   // L = 1/N sum_i (log sum_j exp(s_ij) - s_iy). The row log-sum-exps are kept
   // (in double) for backward, where p = exp(s - lse) is rebuilt without a
   // second max pass; per-part loss sums are added in part order.
@@ -155,7 +178,7 @@ TensorT<T> softmax_cross_entropy(const TensorT<T>& scores, std::span<const std::
     double total = 0.0;
     for (std::size_t i = lo; i < hi; ++i) {
       const T* row = scores.data() + i * c;
-      lse[i] = log_sum_exp(row, c);
+      lse[i] = detail::log_sum_exp(row, c);
       total += lse[i] - static_cast<double>(row[y[i]]);
     }
     partial[part] = total;
@@ -192,7 +215,7 @@ TensorT<T> gather(const TensorT<T>& x, std::span<const std::int32_t> labels) {
   if (x.dim() != 2)
     throw ShapeError(fmt::format("gather: x must be 2-D (N, C): x is {}", to_string(x.shape())));
   const std::size_t n = x.shape()[0], c = x.shape()[1];
-  check_labels(labels, n, c, "gather", "x", x.shape());
+  detail::check_labels(labels, n, c, "gather", "x", x.shape());
   Array<T> r = new_array<T>(Shape{n});
   for (std::size_t i = 0; i < n; ++i) r.data()[i] = x.data()[i * c + labels[i]];
   detail::Saved<T> saved;
@@ -209,8 +232,8 @@ TensorT<T> gather(const TensorT<T>& x, std::span<const std::int32_t> labels) {
 }
 
 #define SLOPE_INSTANTIATE(T)                                                                     \
-  template TensorT<T> softmax<T>(const TensorT<T>&);                                             \
-  template TensorT<T> log_softmax<T>(const TensorT<T>&);                                         \
+  template TensorT<T> softmax<T>(const TensorT<T>&, int);                                        \
+  template TensorT<T> log_softmax<T>(const TensorT<T>&, int);                                    \
   template TensorT<T> softmax_cross_entropy<T>(const TensorT<T>&, std::span<const std::int32_t>); \
   template TensorT<T> gather<T>(const TensorT<T>&, std::span<const std::int32_t>);
 SLOPE_FOR_EACH_DTYPE(SLOPE_INSTANTIATE)

@@ -1,4 +1,4 @@
-// The tensor handle, creation functions, grad mode, and the backward engine.
+// The tensor handle, grad mode, and the backward engine (creation: src/creation.cpp).
 #include "slope/tensor.hpp"
 
 #include <algorithm>
@@ -73,24 +73,42 @@ void check_finite(const Array<T>& a, const char* op, const char* what) {
   check_finite(a.data(), a.size(), shape_of(a), op, what);
 }
 
-template <class T>
-TensorT<T> make_result(const char* op, Array<T>&& value,
-                       std::initializer_list<const TensorT<T>*> inputs, Backward<T> backward,
-                       Saved<T>&& saved) {
+// A result node for `op`; the inputs (any range of tensor pointers) and the
+// backward step are kept only when grad mode is on and some input needs a
+// gradient. The node's EdgeList comes from the pool, so a graph repeated step
+// after step allocates nothing here after the first.
+template <class T, class Range, class Get>
+static TensorT<T> finish_result(const char* op, Array<T>&& value, const Range& inputs, Get tensor,
+                                Backward<T> backward, Saved<T>&& saved) {
   if (g_anomaly) check_finite(value, op, "forward");
   auto node = new_node<T>(std::move(value));
   node->op = op;
-  const bool needs =
-      g_grad_enabled && std::any_of(inputs.begin(), inputs.end(),
-                                    [](const TensorT<T>* t) { return t->requires_grad(); });
+  const bool needs = g_grad_enabled && std::any_of(inputs.begin(), inputs.end(), [&](const auto& t) {
+                       return tensor(t).requires_grad();
+                     });
   if (needs) {
     node->requires_grad = true;
     node->inputs.reserve(inputs.size());
-    for (const TensorT<T>* t : inputs) node->inputs.push_back({t->node(), t->node()->version});
+    for (const auto& t : inputs) node->inputs.push_back({tensor(t).node(), tensor(t).node()->version});
     node->backward = backward;
     node->saved = std::move(saved);
   }
   return TensorT<T>(std::move(node));
+}
+
+template <class T>
+TensorT<T> make_result(const char* op, Array<T>&& value,
+                       std::initializer_list<const TensorT<T>*> inputs, Backward<T> backward,
+                       Saved<T>&& saved) {
+  return finish_result<T>(op, std::move(value), inputs, [](const TensorT<T>* t) -> const TensorT<T>& { return *t; },
+                          backward, std::move(saved));
+}
+
+template <class T>
+TensorT<T> make_result(const char* op, Array<T>&& value, std::span<const TensorT<T>> inputs,
+                       Backward<T> backward, Saved<T>&& saved) {
+  return finish_result<T>(op, std::move(value), inputs, [](const TensorT<T>& t) -> const TensorT<T>& { return t; },
+                          backward, std::move(saved));
 }
 
 // The shard buffer of a parameter inside a data-parallel shard, or nullptr.
@@ -284,9 +302,7 @@ TensorT<T>::TensorT(Array value, bool requires_grad) : node_(detail::new_node<T>
 }
 
 template <class T>
-TensorT<T>::TensorT(xt::nested_initializer_list_t<T, 1> values) : TensorT(Array(values)) {}
-template <class T>
-TensorT<T>::TensorT(xt::nested_initializer_list_t<T, 2> values) : TensorT(Array(values)) {}
+TensorT<T>::TensorT(T value) : TensorT(Array(value)) {}
 
 template <class T>
 TensorT<T>::TensorT(std::shared_ptr<Node> node) : node_(std::move(node)) {
@@ -370,39 +386,6 @@ void TensorT<T>::backward(const Array& seed, bool retain_graph) const {
   detail::run_backward(node_, Array(seed), retain_graph);
 }
 
-// ---- creation ----------------------------------------------------------------------
-
-template <class T>
-TensorT<T> full(const Shape& shape, T value, bool requires_grad) {
-  Array<T> a = detail::new_array<T>(shape);
-  a.fill(value);
-  return TensorT<T>(std::move(a), requires_grad);
-}
-template <class T>
-TensorT<T> zeros(const Shape& shape, bool requires_grad) {
-  return full<T>(shape, T(0), requires_grad);
-}
-template <class T>
-TensorT<T> ones(const Shape& shape, bool requires_grad) {
-  return full<T>(shape, T(1), requires_grad);
-}
-template <class T>
-TensorT<T> scalar(T value, bool requires_grad) {
-  return TensorT<T>(Array<T>(value), requires_grad);
-}
-template <class T>
-TensorT<T> randn(const Shape& shape, Rng& rng, double stddev, double mean, bool requires_grad) {
-  Array<T> a = detail::new_array<T>(shape);
-  for (auto& x : a) x = static_cast<T>(mean + stddev * rng.normal());
-  return TensorT<T>(std::move(a), requires_grad);
-}
-template <class T>
-TensorT<T> uniform(const Shape& shape, double lo, double hi, Rng& rng, bool requires_grad) {
-  Array<T> a = detail::new_array<T>(shape);
-  for (auto& x : a) x = static_cast<T>(rng.uniform(lo, hi));
-  return TensorT<T>(std::move(a), requires_grad);
-}
-
 template <class T>
 std::string to_string(const TensorT<T>& t) {
   // Nested brackets like NumPy; at most 6 entries per dimension are shown.
@@ -444,12 +427,8 @@ std::string to_string(const TensorT<T>& t) {
   template TensorT<T> detail::make_result<T>(const char*, Array<T>&&,                           \
                                              std::initializer_list<const TensorT<T>*>,          \
                                              detail::Backward<T>, detail::Saved<T>&&);          \
-  template TensorT<T> full<T>(const Shape&, T, bool);                                           \
-  template TensorT<T> zeros<T>(const Shape&, bool);                                             \
-  template TensorT<T> ones<T>(const Shape&, bool);                                              \
-  template TensorT<T> scalar<T>(T, bool);                                                       \
-  template TensorT<T> randn<T>(const Shape&, Rng&, double, double, bool);                       \
-  template TensorT<T> uniform<T>(const Shape&, double, double, Rng&, bool);                     \
+  template TensorT<T> detail::make_result<T>(const char*, Array<T>&&, std::span<const TensorT<T>>,  \
+                                             detail::Backward<T>, detail::Saved<T>&&);          \
   template std::string to_string<T>(const TensorT<T>&);
 SLOPE_FOR_EACH_DTYPE(SLOPE_INSTANTIATE)
 

@@ -37,6 +37,7 @@ enum class Domain {
   nonzero,   // ±U(0.5, 2): divisors
   kink,      // N(0, 1) redrawn while |x| < 1e-3: relu and abs
   above_minus_one,  // U(-0.8, 2): log1p
+  unit_interval,    // U(0, 1): probabilities, binary targets
 };
 
 struct OpCase {
@@ -63,6 +64,7 @@ inline double draw(Domain d, slope::Rng& rng) {
       return x;
     }
     case Domain::above_minus_one: return rng.uniform(-0.8, 2.0);
+    case Domain::unit_interval: return rng.uniform(0.0, 1.0);
     case Domain::normal: break;
   }
   return rng.normal();

@@ -2,6 +2,7 @@
 // the op and the shapes ("<op>: <what>: <shapes>"), in every build type.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <type_traits>
@@ -61,6 +62,32 @@ TEST_CASE("elementwise ops name themselves when shapes cannot be broadcast", "[e
                     "div: shapes cannot be broadcast: a is (2,), b is (3,)");
 }
 
+TEST_CASE("selection ops name themselves when shapes cannot be broadcast", "[errors]") {
+  const Tensor64 a = zeros({2, 3});
+  const Tensor64 b = zeros({4});
+  CHECK_THROWS_AS(slope::maximum(a, b), slope::ShapeError);
+  CHECK_THROWS_WITH(slope::maximum(a, b), "maximum: shapes cannot be broadcast: a is (2, 3), b is (4,)");
+  CHECK_THROWS_WITH(slope::minimum(a, b), "minimum: shapes cannot be broadcast: a is (2, 3), b is (4,)");
+  CHECK_THROWS_WITH(slope::lt(a, b), "lt: shapes cannot be broadcast: a is (2, 3), b is (4,)");
+  CHECK_THROWS_WITH(slope::le(a, b), "le: shapes cannot be broadcast: a is (2, 3), b is (4,)");
+  CHECK_THROWS_WITH(slope::gt(a, b), "gt: shapes cannot be broadcast: a is (2, 3), b is (4,)");
+  CHECK_THROWS_WITH(slope::ge(a, b), "ge: shapes cannot be broadcast: a is (2, 3), b is (4,)");
+  CHECK_THROWS_WITH(slope::eq(b, a), "eq: shapes cannot be broadcast: a is (4,), b is (2, 3)");
+  CHECK_THROWS_AS(slope::where(b, a, a), slope::ShapeError);
+  CHECK_THROWS_WITH(slope::where(b, a, a),
+                    "where: shapes cannot be broadcast: mask is (4,), a is (2, 3), b is (2, 3)");
+  CHECK_THROWS_WITH(slope::where(zeros({}), a, b),
+                    "where: shapes cannot be broadcast: mask is (), a is (2, 3), b is (4,)");
+  CHECK_NOTHROW(slope::where(zeros({2, 1}), zeros({3}), zeros({})));
+}
+
+TEST_CASE("clamp reports bounds in the wrong order", "[errors]") {
+  CHECK_THROWS_AS(slope::clamp(zeros({2}), 2.0, 1.0), slope::ValueError);
+  CHECK_THROWS_WITH(slope::clamp(zeros({2}), 2.0, 1.0), "clamp: lo must be <= hi: got lo 2, hi 1");
+  CHECK_THROWS_WITH(slope::clamp(zeros({2}), std::nan(""), 1.0), "clamp: lo must be <= hi: got lo nan, hi 1");
+  CHECK_NOTHROW(slope::clamp(zeros({2}), 1.0, 1.0));
+}
+
 TEST_CASE("broadcastable shapes raise no error", "[errors]") {
   CHECK_NOTHROW(zeros({2, 3}) + zeros({3}));
   CHECK_NOTHROW(zeros({2, 3}) * zeros({2, 1}));
@@ -82,20 +109,34 @@ TEST_CASE("unary ops and scalar operators accept every shape", "[errors]") {
     CHECK(slope::pow(x, 1.5).shape() == s);
     CHECK((2.0 / x - 1.0).shape() == s);
     CHECK(x.clone().shape() == s);
+    CHECK(slope::log1p(x).shape() == s);
+    CHECK(slope::expm1(x).shape() == s);
+    CHECK(slope::clamp(x, -1.0, 1.0).shape() == s);
+    for (const Tensor64& y : {slope::tanh(x), slope::sigmoid(x), slope::softplus(x), slope::log_sigmoid(x),
+                              slope::leaky_relu(x), slope::elu(x), slope::gelu(x), slope::silu(x)})
+      CHECK(y.shape() == s);
   }
 }
 
-TEST_CASE("matmul reports differing inner dimensions and non-2-D operands", "[errors]") {
+TEST_CASE("matmul reports differing inner dimensions, batches and ranks it cannot take", "[errors]") {
   CHECK_THROWS_AS(slope::matmul(zeros({64, 784}), zeros({100, 10})), slope::ShapeError);
   CHECK_THROWS_WITH(slope::matmul(zeros({64, 784}), zeros({100, 10})),
                     "matmul: inner dimensions differ: a is (64, 784), b is (100, 10)");
-  CHECK_THROWS_WITH(slope::matmul(zeros({3}), zeros({3, 2})),
-                    "matmul: expects 2-D tensors: a is (3,), b is (3, 2)");
-  CHECK_THROWS_WITH(slope::matmul(zeros({2, 3}), zeros({2, 3, 4})),
-                    "matmul: expects 2-D tensors: a is (2, 3), b is (2, 3, 4)");
+  CHECK_THROWS_WITH(slope::matmul(zeros({3}), zeros({4, 2})),
+                    "matmul: inner dimensions differ: a is (3,), b is (4, 2)");
+  CHECK_THROWS_WITH(slope::matmul(zeros({3}), zeros({2})), "matmul: inner dimensions differ: a is (3,), b is (2,)");
+  CHECK_THROWS_WITH(slope::matmul(zeros({2, 3, 4}), zeros({2, 3, 4})),
+                    "matmul: inner dimensions differ: a is (2, 3, 4), b is (2, 3, 4)");
+  CHECK_THROWS_AS(slope::matmul(zeros({2, 3, 4}), zeros({3, 4, 5})), slope::ShapeError);
+  CHECK_THROWS_WITH(slope::matmul(zeros({2, 3, 4}), zeros({3, 4, 5})),
+                    "matmul: batch dimensions cannot be broadcast: a is (2, 3, 4), b is (3, 4, 5)");
+  CHECK_THROWS_WITH(slope::matmul(zeros({2, 3}), zeros({2, 2, 3, 4})),
+                    "matmul: expects 1-D, 2-D or 3-D tensors: a is (2, 3), b is (2, 2, 3, 4)");
   CHECK_THROWS_WITH(slope::matmul(zeros({}), zeros({})),
-                    "matmul: expects 2-D tensors: a is (), b is ()");
-  CHECK_THROWS_AS(slope::matmul(zeros({3}), zeros({3, 2})), slope::ShapeError);
+                    "matmul: expects 1-D, 2-D or 3-D tensors: a is (), b is ()");
+  // Vectors and batches are fine.
+  CHECK_NOTHROW(slope::matmul(zeros({3}), zeros({3, 2})));
+  CHECK_NOTHROW(slope::matmul(zeros({2, 3}), zeros({2, 3, 4})));
 }
 
 TEST_CASE("transpose and reshape report shapes they cannot take", "[errors]") {
@@ -133,6 +174,56 @@ TEST_CASE("reductions report empty inputs they cannot reduce", "[errors]") {
   CHECK_THROWS_WITH(slope::mean(zeros({2, 0}), 1), "mean: reduced axis is empty: x is (2, 0)");
   CHECK_THROWS_WITH(slope::max(zeros({0, 3}), 0), "max: reduced axis is empty: x is (0, 3)");
   CHECK(slope::sum(zeros({0, 3})).item() == 0.0);  // an empty sum is 0, not an error
+}
+
+TEST_CASE("min, several-axes reductions and logsumexp report their axes", "[errors]") {
+  const Tensor64 x = zeros({2, 3});
+  CHECK_THROWS_AS(slope::min(x, 2), slope::ShapeError);
+  CHECK_THROWS_WITH(slope::min(x, 2), "min: axis 2 is out of range for shape (2, 3)");
+  CHECK_THROWS_WITH(slope::min(zeros({0, 3}), 0), "min: reduced axis is empty: x is (0, 3)");
+  CHECK_THROWS_AS(slope::sum(x, {1, -1}), slope::ShapeError);
+  CHECK_THROWS_WITH(slope::sum(x, {1, -1}), "sum: axes (1, -1) name an axis twice: x is (2, 3)");
+  CHECK_THROWS_WITH(slope::sum(x, {0, 5}), "sum: axis 5 is out of range for shape (2, 3)");
+  CHECK_THROWS_WITH(slope::mean(x, {0, 0}), "mean: axes (0, 0) name an axis twice: x is (2, 3)");
+  CHECK_THROWS_WITH(slope::mean(zeros({2, 0}), {0, 1}), "mean: reduced axis is empty: x is (2, 0)");
+  CHECK_THROWS_WITH(slope::max(x, {-3, 0}), "max: axis -3 is out of range for shape (2, 3)");
+  CHECK_THROWS_WITH(slope::max(zeros({0, 3}), {0, 1}), "max: reduced axis is empty: x is (0, 3)");
+  CHECK_THROWS_WITH(slope::min(x, {1, 1}), "min: axes (1, 1) name an axis twice: x is (2, 3)");
+  CHECK_THROWS_AS(slope::max(zeros({0})), slope::ShapeError);
+  CHECK_THROWS_WITH(slope::max(zeros({0})), "max: tensor is empty: x is (0,)");
+  CHECK_THROWS_WITH(slope::min(zeros({3, 0})), "min: tensor is empty: x is (3, 0)");
+  CHECK_THROWS_AS(slope::logsumexp(x, 2), slope::ShapeError);
+  CHECK_THROWS_WITH(slope::logsumexp(x, 2), "logsumexp: axis 2 is out of range for shape (2, 3)");
+  CHECK_THROWS_WITH(slope::logsumexp(zeros({}), 0), "logsumexp: axis 0 is out of range for shape ()");
+}
+
+TEST_CASE("var, std and norm report their arguments", "[errors]") {
+  const Tensor64 x = zeros({3, 2});
+  CHECK_THROWS_AS(slope::var(x, {.correction = -1}), slope::ValueError);
+  CHECK_THROWS_WITH(slope::var(x, {.correction = -1}), "var: correction must be >= 0: got -1");
+  CHECK_THROWS_AS(slope::var(zeros({1})), slope::ValueError);
+  CHECK_THROWS_WITH(slope::var(zeros({1})), "var: correction 1 needs more than 1 entries, got 1: x is (1,)");
+  CHECK_THROWS_WITH(slope::var(x, 1, {.correction = 2}),
+                    "var: correction 2 needs more than 2 entries, got 2 along axis 1: x is (3, 2)");
+  CHECK_THROWS_WITH(slope::var(x, 2), "var: axis 2 is out of range for shape (3, 2)");
+  CHECK_THROWS_WITH(slope::std(zeros({}), {.correction = 1}),
+                    "std: correction 1 needs more than 1 entries, got 1: x is ()");
+  CHECK_THROWS_WITH(slope::std(x, -1, {.correction = 3}),
+                    "std: correction 3 needs more than 3 entries, got 2 along axis -1: x is (3, 2)");
+  CHECK_THROWS_WITH(slope::std(x, {.correction = -2}), "std: correction must be >= 0: got -2");
+  CHECK_NOTHROW(slope::var(zeros({1}), {.correction = 0}));
+  CHECK_THROWS_AS(slope::norm(x, 3.0), slope::ValueError);
+  CHECK_THROWS_WITH(slope::norm(x, 3.0), "norm: p must be 1 or 2: got 3");
+  CHECK_THROWS_WITH(slope::norm(x, 0.5, 0), "norm: p must be 1 or 2: got 0.5");
+  CHECK_THROWS_WITH(slope::norm(x, 2.0, 2), "norm: axis 2 is out of range for shape (3, 2)");
+  CHECK_THROWS_WITH(slope::norm(x, 1.0, -3), "norm: axis -3 is out of range for shape (3, 2)");
+}
+
+TEST_CASE("argmax and argmin report their axis", "[errors]") {
+  CHECK_THROWS_AS(slope::argmax(zeros({2, 3}), 2), slope::ShapeError);
+  CHECK_THROWS_WITH(slope::argmax(zeros({2, 3}), 2), "argmax: axis 2 is out of range for shape (2, 3)");
+  CHECK_THROWS_WITH(slope::argmin(zeros({0, 3}), 0), "argmin: reduced axis is empty: x is (0, 3)");
+  CHECK_THROWS_WITH(slope::argmax(zeros({}), 0), "argmax: axis 0 is out of range for shape ()");
 }
 
 TEST_CASE("softmax and log_softmax need at least one dimension", "[errors]") {

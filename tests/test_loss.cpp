@@ -1,10 +1,14 @@
-// The SVM loss and the regularizers: values, the lecture's worked example,
-// gradient checks in float64, and L1's sparsity against L2 in training.
+// The losses and the regularizers: values, the lecture's worked example,
+// golden values from PyTorch, gradient checks in float64, error texts, and
+// L1's sparsity against L2 in training.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
+#include "golden/loss_golden.hpp"
+#include "op_table.hpp"
 #include "slope/gradcheck.hpp"
 #include "slope/loss.hpp"
 #include "slope/ops.hpp"
@@ -122,4 +126,153 @@ TEST_CASE("Training with L1 gives far sparser weights than with L2", "[loss][reg
   INFO("L1 near-zero fraction " << sparse_l1 << ", L2 " << sparse_l2);
   CHECK(sparse_l1 >= 0.7);
   CHECK(sparse_l2 <= 0.3);
+}
+
+namespace {
+
+Tensor64 vec(const std::vector<double>& v) {
+  Array<double> a = Array<double>::from_shape({v.size()});
+  std::copy(v.begin(), v.end(), a.begin());
+  return Tensor64(std::move(a), true);
+}
+
+std::vector<double> flat(const Array<double>& a) { return {a.begin(), a.end()}; }
+
+bool near(double a, double b) { return std::abs(a - b) <= 1e-14 * std::abs(b) + 1e-300; }
+
+bool all_near(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!near(a[i], b[i])) return false;
+  return true;
+}
+
+// |pred - target| at least kink_margin away from delta.
+std::function<bool(const op_table::Inputs&)> away_from(double delta) {
+  return [delta](const op_table::Inputs& x) {
+    for (double d : (x[0] - x[1]).value())
+      if (std::abs(std::abs(d) - delta) < op_table::kink_margin) return false;
+    return true;
+  };
+}
+
+std::vector<op_table::OpCase> loss_cases() {
+  using op_table::Domain;
+  using op_table::Inputs;
+  std::vector<op_table::OpCase> cases;
+  for (const Shape& s : std::vector<Shape>{{4}, {3, 2}, {}, {2, 3, 1}}) {
+    const std::string where = " " + to_string(s);
+    cases.push_back({"mse" + where, {s, s}, [](const Inputs& x) { return mse(x[0], x[1]); }});
+    op_table::OpCase h1{"huber delta 1" + where, {s, s}, [](const Inputs& x) { return huber(x[0], x[1]); }};
+    h1.valid = away_from(1.0);
+    cases.push_back(h1);
+    op_table::OpCase h3{"huber delta 0.3" + where, {s, s}, [](const Inputs& x) { return huber(x[0], x[1], 0.3); }};
+    h3.valid = away_from(0.3);
+    cases.push_back(h3);
+    cases.push_back({"bce_with_logits" + where, {s, s}, [](const Inputs& x) { return bce_with_logits(x[0], x[1]); },
+                     {Domain::normal, Domain::unit_interval}});
+    cases.push_back({"bce_with_logits of 20 z" + where, {s, s},
+                     [](const Inputs& x) { return bce_with_logits(x[0] * 20.0, x[1]); },
+                     {Domain::normal, Domain::unit_interval}});
+  }
+  for (const auto& [shape, y] : std::vector<std::pair<Shape, std::vector<std::int32_t>>>{
+           {{4, 3}, {0, 2, 1, 2}}, {{1, 5}, {4}}, {{3, 1}, {0, 0, 0}}})
+    cases.push_back({"nll of log_softmax " + to_string(shape), {shape},
+                     [y = y](const Inputs& x) { return nll(log_softmax(x[0]), y); }});
+  return cases;
+}
+
+}  // namespace
+
+TEST_CASE("mse, huber, bce_with_logits and nll pass gradcheck", "[loss][gradcheck]") {
+  const op_table::OpCase c = GENERATE(from_range(loss_cases()));
+  op_table::check_case(c);
+}
+
+TEST_CASE("The losses match PyTorch at awkward points", "[loss][golden]") {
+  const Tensor64 pred = vec(golden::loss_pred), target = vec(golden::loss_target);
+  const Tensor64 z = vec(golden::loss_logits), y = vec(golden::loss_labels01);
+  for (const golden::LossCase& g : golden::losses) {
+    INFO(g.name);
+    const std::string name(g.name);
+    const bool bce = name == "bce_with_logits";
+    Tensor64 a = bce ? z : pred, b = bce ? y : target;
+    a.zero_grad();
+    b.zero_grad();
+    const Tensor64 l = name == "mse"         ? mse(a, b)
+                       : name == "huber_1"   ? huber(a, b, 1.0)
+                       : name == "huber_0.5" ? huber(a, b, 0.5)
+                                             : bce_with_logits(a, b);
+    CHECK(near(l.item(), g.loss));
+    l.backward();
+    CHECK(all_near(flat(a.grad()), g.grad_a));
+    CHECK(all_near(flat(b.grad()), g.grad_b));
+  }
+  Tensor64 lp(Array<double>::from_shape({4, 3}), true);
+  std::copy(golden::nll_log_probs.begin(), golden::nll_log_probs.end(), lp.value().begin());
+  const Tensor64 l = nll(lp, golden::nll_labels);
+  CHECK(near(l.item(), golden::nll_loss));
+  l.backward();
+  CHECK(all_near(flat(lp.grad()), golden::nll_grad));
+}
+
+TEST_CASE("bce_with_logits has the gradient sigmoid(z) - y exactly at z = 0 and stays finite far out", "[loss]") {
+  Tensor64 z = vec({0.0, 0.0, 0.0, 0.0});
+  const Tensor64 y = vec({1.0, 0.0, 0.25, 1.0}).detach();
+  const Tensor64 l = bce_with_logits(z, y);
+  CHECK(l.item() == Approx(std::log(2.0)).epsilon(1e-15));
+  l.backward();
+  CHECK(flat(z.grad()) == std::vector<double>{-0.125, 0.125, 0.0625, -0.125});  // (1/2 - y) / 4
+  for (const float big : {1e30f, 88.0f, 710.0f, std::numeric_limits<float>::max() / 8}) {
+    Tensor zf(Array<float>({big, -big, big, -big}), true);
+    const Tensor yf(Array<float>({1.0f, 0.0f, 0.0f, 1.0f}));
+    const Tensor lf = bce_with_logits(zf, yf);
+    INFO(big);
+    CHECK(std::isfinite(lf.item()));
+    CHECK(lf.item() == Approx(big / 2));  // the two wrong-sided logits cost |z| each
+    lf.backward();
+    for (float g : zf.grad()) CHECK(std::isfinite(g));
+    CHECK(zf.grad()(0) == 0.0f);
+    CHECK(zf.grad()(2) == 0.25f);
+  }
+}
+
+TEST_CASE("Losses reject predictions and targets of different shapes, naming both", "[loss][errors]") {
+  const Tensor64 col = zeros<double>({4, 1}), row = zeros<double>({4});
+  CHECK_THROWS_AS(mse(col, row), ShapeError);
+  CHECK_THROWS_WITH(mse(col, row), "mse: pred and target must have the same shape: pred is (4, 1), target is (4,)");
+  CHECK_THROWS_WITH(huber(row, col), "huber: pred and target must have the same shape: pred is (4,), target is (4, 1)");
+  CHECK_THROWS_WITH(bce_with_logits(col, row),
+                    "bce_with_logits: z and y must have the same shape: z is (4, 1), y is (4,)");
+  CHECK_THROWS_AS(mse(zeros<double>({0}), zeros<double>({0})), ValueError);
+  CHECK_THROWS_WITH(mse(zeros<double>({0}), zeros<double>({0})), "mse: the batch is empty: pred is (0,)");
+  CHECK_THROWS_AS(huber(row, row, 0.0), ValueError);
+  CHECK_THROWS_WITH(huber(row, row, 0.0), "huber: delta must be > 0: got 0");
+  CHECK_THROWS_WITH(huber(row, row, -1.5), "huber: delta must be > 0: got -1.5");
+}
+
+TEST_CASE("nll and svm_loss check their labels and name themselves", "[loss][errors]") {
+  const Tensor64 s = zeros<double>({3, 4});
+  const std::vector<std::int32_t> two = {0, 1}, bad = {0, 4, 1}, negative = {-1, 0, 0};
+  CHECK_THROWS_AS(nll(s, two), ShapeError);
+  CHECK_THROWS_WITH(nll(s, two), "nll: 2 labels for 3 rows: log_probs is (3, 4)");
+  CHECK_THROWS_AS(nll(s, bad), ValueError);
+  CHECK_THROWS_WITH(nll(s, bad), "nll: label 4 at row 1 is outside [0, 4)");
+  CHECK_THROWS_WITH(nll(zeros<double>({3}), bad), "nll: log_probs must be 2-D (N, C): log_probs is (3,)");
+  CHECK_THROWS_WITH(nll(zeros<double>({0, 4}), std::vector<std::int32_t>{}), "nll: the batch is empty");
+  CHECK_THROWS_AS(svm_loss(s, two), ShapeError);
+  CHECK_THROWS_WITH(svm_loss(s, two), "svm_loss: 2 labels for 3 rows: scores is (3, 4)");
+  CHECK_THROWS_AS(svm_loss(s, negative), ValueError);
+  CHECK_THROWS_WITH(svm_loss(s, negative), "svm_loss: label -1 at row 0 is outside [0, 4)");
+  CHECK_THROWS_WITH(svm_loss(s, bad), "svm_loss: label 4 at row 1 is outside [0, 4)");
+  CHECK_THROWS_WITH(svm_loss(zeros<double>({2}), two), "svm_loss: scores must be 2-D (N, C): scores is (2,)");
+  CHECK_THROWS_WITH(svm_loss(zeros<double>({0, 3}), std::vector<std::int32_t>{}), "svm_loss: the batch is empty");
+}
+
+TEST_CASE("mse and nll have the textbook values", "[loss]") {
+  CHECK(mse(Tensor64({1.0, 2.0, 3.0}), Tensor64({1.0, 0.0, 0.0})).item() == Approx(13.0 / 3.0).epsilon(1e-15));
+  const Tensor64 lp = log(Tensor64({{0.5, 0.25, 0.25}, {0.1, 0.8, 0.1}}));
+  CHECK(nll(lp, std::vector<std::int32_t>{0, 1}).item() ==
+        Approx(-(std::log(0.5) + std::log(0.8)) / 2).epsilon(1e-15));
+  CHECK(huber(Tensor64({0.5, 3.0}), Tensor64({0.0, 0.0})).item() == Approx((0.125 + 2.5) / 2).epsilon(1e-15));
 }

@@ -1,5 +1,8 @@
 // 1000 seeded random composed graphs (2 to 6 random ops, mixed, broadcasting),
-// each gradchecked at the default criterion; none may fail.
+// each gradchecked at the default criterion; none may fail. The ops are drawn
+// from the whole op set: elementwise, activations, selections, reductions
+// and statistics, matmul (2-D, vectors, batches), shape and indexing ops,
+// softmax along any axis and the losses as intermediates.
 //
 // A graph is generated once, against concrete input values, as a program of
 // steps; gradcheck then replays the program on perturbed inputs. Generation
@@ -9,6 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -19,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "slope/gradcheck.hpp"
+#include "slope/loss.hpp"
 #include "slope/ops.hpp"
 #include "slope/tensor.hpp"
 
@@ -63,6 +68,38 @@ double last_axis_gap(const xt::xarray<double>& a) {
     if (v.size() > 1) gap = std::min(gap, v[0] - v[1]);
   }
   return gap;
+}
+
+// Smallest gap between the two largest entries along `axis`.
+double axis_gap(const Tensor64& t, int axis) {
+  if (t.dim() == 0) return INFINITY;
+  const int a = axis < 0 ? axis + static_cast<int>(t.dim()) : axis;
+  if (a + 1 == static_cast<int>(t.dim())) return last_axis_gap(t.value());
+  return last_axis_gap(slope::transpose(t).value());  // 2-D, axis 0
+}
+// Smallest gap between any two entries.
+double any_gap(const Tensor64& t) {
+  std::vector<double> v(t.value().begin(), t.value().end());
+  std::sort(v.begin(), v.end());
+  double gap = INFINITY;
+  for (std::size_t i = 1; i < v.size(); ++i) gap = std::min(gap, v[i] - v[i - 1]);
+  return gap;
+}
+// Smallest distance of an entry from any of the points.
+double distance_to(const Tensor64& t, std::initializer_list<double> points) {
+  double d = INFINITY;
+  for (double v : t.value())
+    for (double p : points) d = std::min(d, std::abs(v - p));
+  return d;
+}
+
+// How many op kinds try_more_op draws from (the ops beyond the first 24).
+constexpr std::size_t kMoreOps = 28;
+
+// How often each op kind made it into a graph (reset by the 1000-graph test).
+std::array<std::size_t, 24 + kMoreOps>& kind_counts() {
+  static std::array<std::size_t, 24 + kMoreOps> counts{};
+  return counts;
 }
 
 // A random graph over inputs A (m, n), B and C (each one of the broadcast
@@ -138,7 +175,11 @@ class Graph {
   void add_random_op() {
     for (int attempt = 0;; ++attempt) {
       REQUIRE(attempt < 100);
-      if (try_op(rng_.below(24))) break;
+      const std::size_t kind = rng_.below(24 + kMoreOps);
+      if (kind < 24 ? try_op(kind) : try_more_op(kind - 24)) {
+        ++kind_counts()[kind];
+        break;
+      }
       ++redraws_;
     }
     rescale_if_large();
@@ -269,6 +310,229 @@ class Graph {
     }
   }
 
+  // The activations, selections, statistics, shape and indexing ops and
+  // losses, each drawn inside its smooth domain (kinks, ties and small norms
+  // redrawn) and kept inside the (m, n) broadcast family.
+  bool try_more_op(std::size_t kind) {
+    const std::size_t i = pick_not_w();
+    const std::string x = t(i);
+    const Tensor64& v = pool_[i];
+    const double c = std::round(rng_.uniform(-2.0, 2.0) * 8.0) / 8.0 + 0.0625;  // never 0
+    const auto unary = [&](const char* name, Tensor64 (*f)(const Tensor64&)) {
+      return push(fmt::format("{}({})", name, x), [i, f](const Pool& p) { return f(p[i]); });
+    };
+    const auto full_ids = [&](std::size_t count, std::size_t below) {
+      std::vector<std::int64_t> ids(count);
+      for (auto& id : ids) id = static_cast<std::int64_t>(rng_.below(below));
+      return ids;
+    };
+    switch (kind) {
+      case 0: return unary("tanh", slope::tanh<double>);
+      case 1: return unary("sigmoid", slope::sigmoid<double>);
+      case 2: return unary("softplus", slope::softplus<double>);
+      case 3: return unary("log_sigmoid", slope::log_sigmoid<double>);
+      case 4: return unary("gelu", slope::gelu<double>);
+      case 5: return unary("silu", slope::silu<double>);
+      case 6:
+        if (min_abs(v) < kink_margin) return false;
+        return push(fmt::format("leaky_relu({}, 0.1)", x), [i](const Pool& p) { return slope::leaky_relu(p[i], 0.1); });
+      case 7:
+        if (min_abs(v) < kink_margin) return false;
+        return push(fmt::format("elu({}, 0.7)", x), [i](const Pool& p) { return slope::elu(p[i], 0.7); });
+      case 8:
+        if (min_value(v) < -0.8) return false;
+        return unary("log1p", slope::log1p<double>);
+      case 9: return unary("expm1", slope::expm1<double>);
+      case 10: {
+        const double lo = -std::abs(c), hi = std::abs(c) / 2;
+        if (distance_to(v, {lo, hi}) < kink_margin) return false;
+        return push(fmt::format("clamp({}, {}, {})", x, lo, hi),
+                    [i, lo, hi](const Pool& p) { return slope::clamp(p[i], lo, hi); });
+      }
+      case 11: case 12: {  // maximum / minimum, or where(x > y, x * c, y), away from ties
+        const std::size_t j = pick_not_w();
+        if (min_abs(pool_[i] - pool_[j]) < kink_margin) return false;
+        const std::string y = t(j);
+        if (kind == 12)
+          return push(fmt::format("where(gt({}, {}), {} * {}, {})", x, y, x, c, y), [i, j, c](const Pool& p) {
+            return slope::where(slope::gt(p[i], p[j]), p[i] * c, p[j]);
+          });
+        if (rng_.uniform() < 0.5)
+          return push(fmt::format("maximum({}, {})", x, y), [i, j](const Pool& p) { return slope::maximum(p[i], p[j]); });
+        return push(fmt::format("minimum({}, {})", x, y), [i, j](const Pool& p) { return slope::minimum(p[i], p[j]); });
+      }
+      case 13: {  // logsumexp along an axis, kept
+        if (v.dim() == 0) return false;
+        const int axis = static_cast<int>(rng_.below(v.dim()));
+        return push(fmt::format("logsumexp({}, axis={}, keepdims)", x, axis),
+                    [i, axis](const Pool& p) { return slope::logsumexp(p[i], axis, true); });
+      }
+      case 14: {  // var or std along an axis with n >= 2, away from a zero spread
+        if (v.dim() == 0) return false;
+        const int axis = static_cast<int>(rng_.below(v.dim()));
+        if (v.shape()[static_cast<std::size_t>(axis)] < 2) return false;
+        const slope::VarOptions o{.correction = static_cast<int>(rng_.below(2)), .keepdims = true};
+        if (min_value(slope::std(v, axis, o)) < 0.1) return false;
+        if (rng_.uniform() < 0.5)
+          return push(fmt::format("var({}, axis={}, correction={}, keepdims)", x, axis, o.correction),
+                      [i, axis, o](const Pool& p) { return slope::var(p[i], axis, o); });
+        return push(fmt::format("std({}, axis={}, correction={}, keepdims)", x, axis, o.correction),
+                    [i, axis, o](const Pool& p) { return slope::std(p[i], axis, o); });
+      }
+      case 15: {  // a norm along an axis, kept, away from its kinks
+        if (v.dim() == 0) return false;
+        const int axis = static_cast<int>(rng_.below(v.dim()));
+        if (rng_.uniform() < 0.5) {
+          if (min_value(slope::norm(v, 2.0, axis, true)) < 0.1) return false;
+          return push(fmt::format("norm({}, 2, axis={}, keepdims)", x, axis),
+                      [i, axis](const Pool& p) { return slope::norm(p[i], 2.0, axis, true); });
+        }
+        if (min_abs(v) < kink_margin) return false;
+        return push(fmt::format("norm({}, 1, axis={}, keepdims)", x, axis),
+                    [i, axis](const Pool& p) { return slope::norm(p[i], 1.0, axis, true); });
+      }
+      case 16: {  // min along an axis, or max/min over every axis, kept
+        if (v.dim() == 0) return false;
+        if (rng_.uniform() < 0.5) {
+          const bool first = v.dim() == 2 && rng_.uniform() < 0.5;
+          const int axis = first ? 0 : -1;
+          if (axis_gap(-v, axis) < kink_margin) return false;
+          return push(fmt::format("min({}, axis={}, keepdims)", x, axis),
+                      [i, axis](const Pool& p) { return slope::min(p[i], axis, true); });
+        }
+        if (any_gap(v) < kink_margin) return false;
+        std::vector<int> axes(v.dim());
+        for (std::size_t d = 0; d < v.dim(); ++d) axes[d] = static_cast<int>(d);
+        if (rng_.uniform() < 0.5)
+          return push(fmt::format("max({}, all axes, keepdims)", x),
+                      [i, axes](const Pool& p) { return slope::max(p[i], axes, true); });
+        return push(fmt::format("min({}, all axes, keepdims)", x),
+                    [i, axes](const Pool& p) { return slope::min(p[i], axes, true); });
+      }
+      case 17: {  // sum or mean over every axis, kept (several-axes reductions)
+        if (v.dim() == 0) return false;
+        std::vector<int> axes(v.dim());
+        for (std::size_t d = 0; d < v.dim(); ++d) axes[d] = static_cast<int>(d);
+        return push(fmt::format("mean({}, all axes, keepdims)", x),
+                    [i, axes](const Pool& p) { return slope::mean(p[i], axes, true); });
+      }
+      case 18: {  // entries moved through unsqueeze, a 3-D permute and squeeze, or transposes
+        const std::size_t f = full(i);
+        if (rng_.uniform() < 0.5)
+          return push(fmt::format("squeeze(permute(unsqueeze({}, 2), (2, 0, 1)), 0)", t(f)), [f](const Pool& p) {
+            return slope::squeeze(slope::permute(slope::unsqueeze(p[f], 2), {2, 0, 1}), 0);
+          });
+        const std::size_t g = full(pick_not_w());
+        return push(fmt::format("transpose(permute({}, (1, 0)) * transpose({}))", t(f), t(g)), [f, g](const Pool& p) {
+          return slope::transpose(slope::permute(p[f], {1, 0}) * slope::transpose(p[g]));
+        });
+      }
+      case 19: {  // expand to (m, n) from any family shape
+        const Shape mn{m_, n_};
+        return push(fmt::format("expand({}, (m, n))", x), [i, mn](const Pool& p) { return slope::expand(p[i], mn); });
+      }
+      case 20: {  // split and concat the columns (or rows) in another order; strided slices
+        const std::size_t f = full(i);
+        if (rng_.uniform() < 0.5) {
+          const int axis = n_ >= 2 ? 1 : 0;
+          const std::size_t len = axis == 1 ? n_ : m_;
+          if (len < 2) return false;
+          const std::size_t k = 1 + rng_.below(len - 1);
+          return push(fmt::format("concat(split({}, ({}, {}), axis={}) swapped, scaled)", t(f), k, len - k, axis),
+                      [f, k, len, axis, c](const Pool& p) {
+                        const auto parts = slope::split(p[f], {k, len - k}, axis);
+                        return slope::concat({parts[1] * c, parts[0]}, axis);
+                      });
+        }
+        const auto rows = static_cast<std::int64_t>(m_);
+        return push(fmt::format("concat(rows 0::2 of {}, rows 1::2)", t(f)), [f, rows](const Pool& p) {
+          return slope::concat({slope::slice(p[f], 0, 0, rows, 2), slope::slice(p[f], 0, 1, rows, 2)}, 0);
+        });
+      }
+      case 21: {  // stack with a broadcast partner along a new axis, reduced again
+        const std::size_t f = full(i);
+        const std::size_t j = pick_not_w();
+        const Shape mn{m_, n_};
+        return push(fmt::format("sum(stack({}, expand({}), axis=1) * {}, axis=1)", t(f), t(j), c),
+                    [f, j, mn, c](const Pool& p) {
+                      return slope::sum(slope::stack({p[f], slope::expand(p[j], mn) * c}, 1), 1);
+                    });
+      }
+      case 22: {  // rows picked with repeats, or embedding rows of W
+        if (rng_.uniform() < 0.5) {
+          const std::size_t f = full(i);
+          const std::vector<std::int64_t> ids = full_ids(m_, m_);
+          return push(fmt::format("index_select({}, 0, {} random rows)", t(f), m_),
+                      [f, ids](const Pool& p) { return slope::index_select<double>(p[f], 0, ids); });
+        }
+        const std::vector<std::int64_t> flat = full_ids(m_, n_);
+        slope::Array<std::int64_t> ids = slope::Array<std::int64_t>::from_shape({m_});
+        std::copy(flat.begin(), flat.end(), ids.begin());
+        return push(fmt::format("embedding(W, {} random rows)", m_), [ids](const Pool& p) { return slope::embedding(p[3], ids); });
+      }
+      case 23: {  // matmul of a matrix and a vector (a row of W), or a dot
+        const std::size_t f = full(i);
+        if (rng_.uniform() < 0.5)
+          return push(fmt::format("unsqueeze(matmul({}, W[0]), -1)", t(f)), [f](const Pool& p) {
+            return slope::unsqueeze(slope::matmul(p[f], slope::squeeze(slope::narrow(p[3], 0, 0, 1), 0)), -1);
+          });
+        const auto cols = static_cast<std::int64_t>(n_);
+        return push(fmt::format("matmul({}[0], W[:, 0]) (a dot)", t(f)), [f, cols](const Pool& p) {
+          const Tensor64 row = slope::reshape(slope::narrow(p[f], 0, 0, 1), {cols});
+          return slope::matmul(row, slope::reshape(slope::narrow(p[3], 1, 0, 1), {cols}));
+        });
+      }
+      case 24: {  // batched matmul: a stack of two against W, or against a stack of two Ws
+        const std::size_t f = full(i);
+        const std::size_t g = full(pick_not_w());
+        if (rng_.uniform() < 0.5)
+          return push(fmt::format("mean(matmul(stack({}, {}), W), axis=0)", t(f), t(g)), [f, g](const Pool& p) {
+            return slope::mean(slope::matmul(slope::stack({p[f], p[g]}), p[3]), 0);
+          });
+        return push(fmt::format("sum(matmul(stack({}, {}), stack(W, W * {})), axis=0)", t(f), t(g), c),
+                    [f, g, c](const Pool& p) {
+                      return slope::sum(slope::matmul(slope::stack({p[f], p[g]}), slope::stack({p[3], p[3] * c})), 0);
+                    });
+      }
+      case 25: {  // softmax or log_softmax along the first axis
+        if (v.dim() == 0) return false;
+        if (rng_.uniform() < 0.5)
+          return push(fmt::format("softmax({}, axis=0)", x), [i](const Pool& p) { return slope::softmax(p[i], 0); });
+        return push(fmt::format("log_softmax({}, axis=0)", x), [i](const Pool& p) { return slope::log_softmax(p[i], 0); });
+      }
+      case 26: {  // a reshape through a flat -1 and back
+        const std::size_t f = full(i);
+        const auto rows = static_cast<std::int64_t>(m_);
+        return push(fmt::format("reshape(reshape({}, (-1,)) * {}, (m, -1))", t(f), c), [f, rows, c](const Pool& p) {
+          return slope::reshape(slope::reshape(p[f], {-1}) * c, {rows, -1});
+        });
+      }
+      default: {  // a loss as an intermediate (a scalar that broadcasts)
+        const std::size_t j = pick_not_w();
+        const Shape s = v.shape();
+        slope::Array<double> target = slope::Array<double>::from_shape(s);
+        for (double& e : target) e = rng_.uniform();  // in [0, 1), a valid binary target too
+        const Tensor64 y(target);
+        switch (rng_.below(4)) {
+          case 0: return push(fmt::format("mse({}, target)", x), [i, y](const Pool& p) { return slope::mse(p[i], y); });
+          case 1:
+            if (distance_to(v - y, {-0.5, 0.5}) < kink_margin) return false;
+            return push(fmt::format("huber({}, target, 0.5)", x), [i, y](const Pool& p) { return slope::huber(p[i], y, 0.5); });
+          case 2:
+            return push(fmt::format("bce_with_logits({}, target)", x),
+                        [i, y](const Pool& p) { return slope::bce_with_logits(p[i], y); });
+          default: {
+            const std::size_t f = full(j);
+            std::vector<std::int32_t> labels(m_);
+            for (auto& label : labels) label = static_cast<std::int32_t>(rng_.below(n_));
+            return push(fmt::format("nll(log_softmax({}), labels)", t(f)),
+                        [f, labels](const Pool& p) { return slope::nll(slope::log_softmax(p[f]), labels); });
+          }
+        }
+      }
+    }
+  }
+
   // The scalar at the root: a weighted sum of the last value, plus sometimes
   // a softmax cross-entropy of it, plus a touch of every input so each one
   // has a gradient to check.
@@ -340,6 +604,7 @@ TEST_CASE("1000 seeded random composed graphs pass gradcheck with no failure", "
   std::size_t depth_count[7] = {};
   Errors worst;
   std::string worst_graph;
+  kind_counts().fill(0);
   for (std::uint64_t seed = 0; seed < graphs; ++seed) {
     const Graph g(seed, redraws);
     ++depth_count[g.depth()];
@@ -358,6 +623,10 @@ TEST_CASE("1000 seeded random composed graphs pass gradcheck with no failure", "
   CHECK(entries > 10 * graphs);
   CHECK(worst.criterion <= 1.0);
   for (std::size_t d = 2; d <= 6; ++d) CHECK(depth_count[d] > 100);  // every depth is exercised
+  for (std::size_t k = 0; k < kind_counts().size(); ++k) {  // and every op kind
+    INFO("op kind " << k);
+    CHECK(kind_counts()[k] >= 5);
+  }
   WARN(fmt::format(
       "random graphs: {} graphs, {} entries checked, {} failures, {} ops redrawn near a kink "
       "or outside their domain; worst relative error {:.3g} (entries with |gradient| > 1e-6), "

@@ -2,6 +2,8 @@
 // the no-grad guard, anomaly mode and IEEE behaviour of log.
 #include <catch2/catch.hpp>
 
+#include <memory>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -73,6 +75,81 @@ TEST_CASE("tensors are made from initializer lists and xtensor arrays", "[tensor
   CHECK(t.requires_grad());
   a(0, 0) = 99.f;  // the tensor holds its own copy
   CHECK(t.value()(0, 0) == 1.f);
+}
+
+TEST_CASE("literals of any depth resolve to their depth, columns included", "[tensor][creation]") {
+  const Tensor64 s = 2.5;  // 0-d
+  CHECK(s.shape() == Shape{});
+  CHECK(s.item() == 2.5);
+  const Tensor64 c = {{1.0}, {2.0}};  // a column, not a vector
+  CHECK(c.shape() == Shape{2, 1});
+  CHECK(c.value()(1, 0) == 2.0);
+  const Tensor64 one = {{7.0}};
+  CHECK(one.shape() == Shape{1, 1});
+  const Tensor64 cube = {{{1, 2}, {3, 4}}, {{5, 6}, {7, 8}}};
+  CHECK(cube.shape() == Shape{2, 2, 2});
+  CHECK(cube.value()(1, 0, 1) == 6.0);
+  const Tensor64 deep = {{{{1.0}}, {{2.0}}}};
+  CHECK(deep.shape() == Shape{1, 2, 1, 1});
+  const Tensor64 col3 = {{{1.0}}, {{2.0}}};
+  CHECK(col3.shape() == Shape{2, 1, 1});
+  // Numbers of mixed types, and float tensors from double literals.
+  const Tensor64 mixed = {{1.0, 2}, {3, 4.5f}};
+  CHECK(mixed.shape() == Shape{2, 2});
+  CHECK(mixed.value()(1, 1) == 4.5);
+  const Tensor64 mixed1 = {1, 2.5, 3};
+  CHECK(mixed1.shape() == Shape{3});
+  const Tensor f = {{0.5, 1.0}, {2.0, 3.0}};
+  CHECK(f.value()(0, 0) == 0.5f);
+  const Tensor fc = {{0.5f}, {2.0f}};
+  CHECK(fc.shape() == Shape{2, 1});
+  // Parenthesised, as tests write them.
+  CHECK(Tensor64({{1.0}, {2.0}, {3.0}}).shape() == Shape{3, 1});
+  CHECK(Tensor64({1.0, 2.0}).shape() == Shape{2});
+  CHECK(Tensor64(3.0).shape() == Shape{});
+  CHECK_THROWS_AS((Tensor64{{1.0, 2.0}, {3.0}}), slope::ValueError);
+  CHECK_THROWS_WITH((Tensor64{{1.0, 2.0}, {3.0}}), "Tensor: ragged literal: a list at depth 1 has 1 entries, the first has 2");
+  CHECK_THROWS_WITH((Tensor64{{{1.0}, {2.0}}, {{3.0}}}),
+                    "Tensor: ragged literal: a list at depth 1 has 1 entries, the first has 2");
+}
+
+TEST_CASE("from_vector, arange, eye and the _like functions make leaves", "[tensor][creation]") {
+  const Tensor64 t = slope::from_vector(std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8}, {2, 2, 2});
+  CHECK(t.shape() == Shape{2, 2, 2});
+  CHECK(t.value()(1, 1, 0) == 7.0);
+  CHECK_FALSE(t.requires_grad());
+  CHECK(slope::from_vector(std::vector<double>{4.0}, {}).item() == 4.0);
+  CHECK(slope::from_vector(std::vector<float>{1, 2}, {2, 1}, true).requires_grad());
+  CHECK_THROWS_AS(slope::from_vector(std::vector<double>{1, 2, 3, 4, 5}, {2, 3}), slope::ValueError);
+  CHECK_THROWS_WITH(slope::from_vector(std::vector<double>{1, 2, 3, 4, 5}, {2, 3}),
+                    "from_vector: 5 values for shape (2, 3) (6 entries)");
+  CHECK_THROWS_WITH(slope::from_vector(std::vector<double>{}, {}), "from_vector: 0 values for shape () (1 entries)");
+
+  const auto entries = [](const Tensor64& x) { return std::vector<double>(x.value().begin(), x.value().end()); };
+  CHECK(entries(slope::arange<double>(0, 5)) == std::vector<double>{0, 1, 2, 3, 4});
+  CHECK(entries(slope::arange<double>(1, 2, 0.25)) == std::vector<double>{1, 1.25, 1.5, 1.75});
+  CHECK(entries(slope::arange<double>(5, 0, -2)) == std::vector<double>{5, 3, 1});
+  CHECK(slope::arange<double>(3, 1).size() == 0);
+  CHECK(slope::arange<float>(0, 1, 0.1f).size() == 10);
+  CHECK(slope::arange<double>(0, 1, 0.1).value()(9) == Approx(0.9).epsilon(1e-15));
+  CHECK_THROWS_AS(slope::arange<double>(0, 1, 0), slope::ValueError);
+  CHECK_THROWS_WITH(slope::arange<double>(0, 1, 0), "arange: step must be nonzero");
+  CHECK_THROWS_WITH(slope::arange<double>(0, INFINITY, 1), "arange: start, stop and step must be finite: got 0, inf, 1");
+
+  const Tensor64 i3 = slope::eye<double>(3);
+  CHECK(i3.shape() == Shape{3, 3});
+  CHECK(entries(i3) == std::vector<double>{1, 0, 0, 0, 1, 0, 0, 0, 1});
+  CHECK(slope::eye<double>(0).shape() == Shape{0, 0});
+
+  const Tensor64 x = slope::randn<double>({2, 3}, *std::make_unique<slope::Rng>(1), 1.0, 0.0, true);
+  const Tensor64 f = slope::full_like(x, 7.0);
+  CHECK(f.shape() == Shape{2, 3});
+  CHECK(f.value()(1, 2) == 7.0);
+  CHECK_FALSE(f.requires_grad());
+  CHECK(entries(slope::zeros_like(x)) == std::vector<double>(6, 0.0));
+  CHECK(entries(slope::ones_like(x, true)) == std::vector<double>(6, 1.0));
+  CHECK(slope::ones_like(x, true).requires_grad());
+  CHECK(slope::zeros_like(slope::Tensor(1.5f)).shape() == Shape{});
 }
 
 TEST_CASE("copying a tensor copies the handle, not the data", "[tensor]") {

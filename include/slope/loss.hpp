@@ -1,6 +1,12 @@
 // Losses and regularizers built from the core ops (no hand-written gradients):
-// the multiclass SVM (hinge) loss, and the L2, L1 and elastic-net penalties
-// over a chosen list of parameters (usually the weights, not the biases).
+// the multiclass SVM (hinge) loss, mean squared error, Huber, binary
+// cross-entropy on logits, negative log-likelihood, and the L2, L1 and
+// elastic-net penalties over a chosen list of parameters (usually the weights,
+// not the biases). Every loss is the mean over the batch.
+//
+// Predictions and targets must have the same shape: a (N, 1) column against a
+// (N,) vector would broadcast to (N, N) and give a wrong loss without a word,
+// so it is a ShapeError naming both shapes.
 //
 // The full loss is data loss + lambda * R(W):
 //   Tensor data = softmax_cross_entropy(scores, y);   // or svm_loss(scores, y)
@@ -23,9 +29,25 @@ namespace slope {
 ///   (sum(relu(scores - s_y + 1)) - N) / N,
 /// where s_y is the (N, 1) column of correct-class scores: the j = y_i terms are
 /// exactly max(0, 1) = 1 each and their gradient cancels, so subtracting N
-/// removes them. ShapeError / ValueError as the core ops throw them.
+/// removes them. The labels are checked here (ShapeError / ValueError naming svm_loss).
 template <class T>
 TensorT<T> svm_loss(const TensorT<T>& scores, std::span<const std::int32_t> labels);
+
+/// mean((pred - target)^2).
+template <class T> TensorT<T> mse(const TensorT<T>& pred, const TensorT<T>& target);
+/// Huber (smooth L1): mean of 1/2 d^2 where |d| <= delta and delta (|d| - delta/2)
+/// beyond, d = pred - target, delta > 0 (ValueError otherwise). Quadratic near
+/// 0, linear in the tails; value and slope are continuous at |d| = delta.
+template <class T>
+TensorT<T> huber(const TensorT<T>& pred, const TensorT<T>& target, double delta = 1.0);
+/// Binary cross-entropy of logits z against targets y in [0, 1]:
+/// mean(softplus(z) - z y), the stable form of -[y log s + (1 - y) log(1 - s)]
+/// with s = sigmoid(z). Finite for any finite z; dL/dz = (sigmoid(z) - y) / N,
+/// exactly (1/2 - y) / N at z = 0.
+template <class T> TensorT<T> bce_with_logits(const TensorT<T>& z, const TensorT<T>& y);
+/// Negative log-likelihood: -mean_i log_probs[i, labels[i]] for (N, C) log
+/// probabilities (log_softmax's output) and N labels in [0, C).
+template <class T> TensorT<T> nll(const TensorT<T>& log_probs, std::span<const std::int32_t> labels);
 
 /// R(W) = sum over the listed tensors of sum W^2 (prefers spread-out weights).
 /// An empty list gives 0.

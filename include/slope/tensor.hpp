@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <new>
 #include <string>
@@ -136,6 +137,83 @@ struct GradTarget {
 template <class T>
 GradTarget<T> grad_target(Node<T>& node);
 
+// ---- literals -------------------------------------------------------------------
+//
+// TensorT's literal constructors take nested initializer lists. With plain
+// std::initializer_list<T> leaves, {{1.0}, {2.0}} would fit both the 1-level
+// form (each {1.0} a braced double) and the 2-level one, equally well. Two
+// kinds of constructor keep the depths apart: for lists of one number type E,
+// a template on initializer_list<...<E>> (E is deduced only from unbraced
+// numbers, so only the true depth matches, with no conversion at all); for
+// mixed types, lists of LiteralEntry, which any number converts to (a
+// user-defined conversion, so the exact template wins whenever it applies).
+
+/// One number of a literal, converted to T.
+template <class T>
+struct LiteralEntry {
+  T value;
+  template <class U>
+    requires std::is_arithmetic_v<U>
+  LiteralEntry(U v) : value(static_cast<T>(v)) {}  // NOLINT: implicit by design
+};
+
+template <class Leaf, std::size_t N>
+struct NestedList {
+  using type = std::initializer_list<typename NestedList<Leaf, N - 1>::type>;
+};
+template <class Leaf>
+struct NestedList<Leaf, 0> {
+  using type = Leaf;
+};
+/// N levels of braces around LiteralEntry<T>s (any numbers).
+template <class T, std::size_t N>
+using literal_list = typename NestedList<LiteralEntry<T>, N>::type;
+
+/// 2 to 4 levels of braces around numbers of one type E. Spelled out (not
+/// through a ::type) so that E is deducible.
+template <class E>
+using exact_list2 = std::initializer_list<std::initializer_list<E>>;
+template <class E>
+using exact_list3 = std::initializer_list<exact_list2<E>>;
+template <class E>
+using exact_list4 = std::initializer_list<exact_list3<E>>;
+
+template <class L>
+struct is_init_list : std::false_type {};
+template <class L>
+struct is_init_list<std::initializer_list<L>> : std::true_type {};
+
+// The shape of a nested list, read from its first entries (an empty list's
+// inner dimensions are 0).
+template <class L>
+void literal_shape(const std::initializer_list<L>& list, Shape& shape) {
+  shape.push_back(list.size());
+  if constexpr (is_init_list<L>::value) literal_shape(list.size() > 0 ? *list.begin() : L{}, shape);
+}
+
+template <class T, class L>
+void literal_copy(const std::initializer_list<L>& list, const Shape& shape, std::size_t depth, T*& out) {
+  if (list.size() != shape[depth])
+    throw ValueError(fmt::format("Tensor: ragged literal: a list at depth {} has {} entries, the first has {}",
+                                 depth, list.size(), shape[depth]));
+  for (const L& e : list) {
+    if constexpr (is_init_list<L>::value) literal_copy(e, shape, depth + 1, out);
+    else if constexpr (std::is_arithmetic_v<L>) *out++ = static_cast<T>(e);
+    else *out++ = e.value;
+  }
+}
+
+/// The array of a nested literal; ValueError if it is ragged.
+template <class T, class L>
+Array<T> literal_array(const std::initializer_list<L>& list) {
+  Shape shape;
+  literal_shape(list, shape);
+  Array<T> a = Array<T>::from_shape(shape);
+  T* out = a.data();
+  literal_copy(list, shape, 0, out);
+  return a;
+}
+
 }  // namespace detail
 
 template <class T>
@@ -149,9 +227,27 @@ class TensorT {
   TensorT();
   /// A leaf holding `value` (any shape, copied or moved in).
   explicit TensorT(Array value, bool requires_grad = false);
-  /// Leaves from literals: Tensor64 x = {1.0, 2.0}; Tensor64 w = {{1, 2}, {3, 4}};
-  TensorT(xt::nested_initializer_list_t<T, 1> values);
-  TensorT(xt::nested_initializer_list_t<T, 2> values);
+  /// A 0-d leaf: Tensor64 s = 2.5;
+  TensorT(T value);
+  /// Leaves from literals of 1 to 4 levels: Tensor64 x = {1.0, 2.0};
+  /// Tensor64 w = {{1, 2}, {3, 4}}; Tensor64 c = {{1.0}, {2.0}} (a column);
+  /// Tensor64 t = {{{1, 2}}, {{3, 4}}}. A list of one type resolves to
+  /// exactly its depth; numbers of mixed types are welcome too, except in a
+  /// literal whose innermost lists all have one entry ({{1.0}, {2}} is
+  /// ambiguous: write {{1.0}, {2.0}}). Ragged lists are a ValueError.
+  TensorT(detail::literal_list<T, 1> values) : TensorT(detail::literal_array<T>(values)) {}
+  TensorT(detail::literal_list<T, 2> values) : TensorT(detail::literal_array<T>(values)) {}
+  TensorT(detail::literal_list<T, 3> values) : TensorT(detail::literal_array<T>(values)) {}
+  TensorT(detail::literal_list<T, 4> values) : TensorT(detail::literal_array<T>(values)) {}
+  template <class E>
+    requires std::is_arithmetic_v<E>
+  TensorT(detail::exact_list2<E> values) : TensorT(detail::literal_array<T>(values)) {}
+  template <class E>
+    requires std::is_arithmetic_v<E>
+  TensorT(detail::exact_list3<E> values) : TensorT(detail::literal_array<T>(values)) {}
+  template <class E>
+    requires std::is_arithmetic_v<E>
+  TensorT(detail::exact_list4<E> values) : TensorT(detail::literal_array<T>(values)) {}
   /// Wraps an existing node (op implementations use this).
   explicit TensorT(std::shared_ptr<Node> node);
 
@@ -213,6 +309,24 @@ template <class T> TensorT<T> zeros(const Shape& shape, bool requires_grad = fal
 template <class T> TensorT<T> ones(const Shape& shape, bool requires_grad = false);
 template <class T> TensorT<T> full(const Shape& shape, T value, bool requires_grad = false);
 template <class T> TensorT<T> scalar(T value, bool requires_grad = false);
+/// A tensor of `shape` holding `values` in row-major order (any rank);
+/// ValueError when the counts differ.
+template <class T>
+TensorT<T> from_vector(const std::vector<T>& values, const Shape& shape, bool requires_grad = false);
+/// start, start + step, ... while below stop (above it for a negative step),
+/// like NumPy's arange: ceil((stop - start) / step) entries, none when the
+/// range is empty. step must be nonzero and all three finite (ValueError).
+template <class T>
+TensorT<T> arange(std::type_identity_t<T> start, std::type_identity_t<T> stop, std::type_identity_t<T> step = 1,
+                  bool requires_grad = false);
+/// The n x n identity matrix.
+template <class T> TensorT<T> eye(std::size_t n, bool requires_grad = false);
+/// Leaves of x's shape (and element type): filled with `value`, zeros, ones.
+/// They are new leaves, outside x's graph.
+template <class T>
+TensorT<T> full_like(const TensorT<T>& x, std::type_identity_t<T> value, bool requires_grad = false);
+template <class T> TensorT<T> zeros_like(const TensorT<T>& x, bool requires_grad = false);
+template <class T> TensorT<T> ones_like(const TensorT<T>& x, bool requires_grad = false);
 /// Entries drawn from N(mean, stddev^2) with `rng`.
 template <class T>
 TensorT<T> randn(const Shape& shape, Rng& rng, double stddev = 1.0, double mean = 0.0,
