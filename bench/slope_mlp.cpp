@@ -190,7 +190,7 @@ int main(int argc, char** argv) try {
   double bound = 0.0;
   for (auto [name, p] : trainer.model().named_parameters()) {
     if (p.dim() == 2) bound = 1.0 / std::sqrt(static_cast<double>(p.shape()[0]));
-    float* v = p.value().data();
+    float* v = p.mutable_value().data();
     for (std::size_t i = 0; i < p.size(); ++i) v[i] = static_cast<float>(init.uniform(-bound, bound));
   }
 

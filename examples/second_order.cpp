@@ -57,7 +57,7 @@ struct Problem {
   void reset() {
     if (start.empty())
       for (const Tensor64& p : params) start.push_back(p.value());
-    for (std::size_t i = 0; i < params.size(); ++i) params[i].value() = start[i];
+    for (std::size_t i = 0; i < params.size(); ++i) params[i].mutable_value() = start[i];
   }
 };
 
@@ -67,7 +67,7 @@ Problem spiral_softmax() {
   Rng rng(0);
   const data::Dataset d = data::spiral(3, 100, rng);
   Tensor64 x(xt::xarray<double>::from_shape({d.size(), d.dim()}));
-  std::copy(d.features.begin(), d.features.end(), x.value().begin());
+  std::copy(d.features.begin(), d.features.end(), x.mutable_value().begin());
   Tensor64 W = zeros<double>({2, 3}, true), b = zeros<double>({3}, true);
   auto closure = [=, y = d.labels]() mutable {
     W.zero_grad();

@@ -113,7 +113,7 @@ GradcheckReport gradcheck(const std::function<Tensor64(const std::vector<Tensor6
     GradEntry worst;
     double worst_excess = -1.0;
     for (std::size_t i : entries_to_check(x.size(), o, rng)) {
-      double& v = x.value().data()[i];
+      double& v = x.mutable_value().data()[i];
       const double old = v;
       v = old + o.h;
       const double up = evaluate(f, inputs);

@@ -34,6 +34,7 @@ void check_scores(const char* op, const char* name, const TensorT<T>& s, std::sp
 
 template <class T>
 TensorT<T> svm_loss(const TensorT<T>& scores, std::span<const std::int32_t> labels) {
+  detail::OpName name_scope("svm_loss");  // report as the op the user called
   check_scores("svm_loss", "scores", scores, labels);  // so errors name svm_loss, not gather
   const std::size_t n = scores.shape()[0];
   // s_y: the correct-class score of each row, as an (N, 1) column
@@ -46,12 +47,14 @@ TensorT<T> svm_loss(const TensorT<T>& scores, std::span<const std::int32_t> labe
 
 template <class T>
 TensorT<T> mse(const TensorT<T>& pred, const TensorT<T>& target) {
+  detail::OpName name_scope("mse");  // report as the op the user called
   check_pair("mse", "pred", pred, "target", target);
   return mean(square(pred - target));  // 1/N sum (pred - target)^2
 }
 
 template <class T>
 TensorT<T> huber(const TensorT<T>& pred, const TensorT<T>& target, double delta) {
+  detail::OpName name_scope("huber");  // report as the op the user called
   check_pair("huber", "pred", pred, "target", target);
   if (!(delta > 0.0)) throw ValueError(fmt::format("huber: delta must be > 0: got {}", delta));
   const T dl = static_cast<T>(delta);
@@ -64,6 +67,7 @@ TensorT<T> huber(const TensorT<T>& pred, const TensorT<T>& target, double delta)
 
 template <class T>
 TensorT<T> bce_with_logits(const TensorT<T>& z, const TensorT<T>& y) {
+  detail::OpName name_scope("bce_with_logits");  // report as the op the user called
   check_pair("bce_with_logits", "z", z, "y", y);
   // -[y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))] = softplus(z) - z y, with
   // the stable softplus; its derivative sigmoid(z) makes dL/dz = sigmoid(z) - y,
@@ -73,12 +77,14 @@ TensorT<T> bce_with_logits(const TensorT<T>& z, const TensorT<T>& y) {
 
 template <class T>
 TensorT<T> nll(const TensorT<T>& log_probs, std::span<const std::int32_t> labels) {
+  detail::OpName name_scope("nll");  // report as the op the user called
   check_scores("nll", "log_probs", log_probs, labels);
   return -mean(gather(log_probs, labels));  // -1/N sum_i log p_i[y_i]
 }
 
 template <class T>
 TensorT<T> l2(const std::vector<TensorT<T>>& params) {
+  detail::OpName name_scope("l2");  // report as the op the user called
   if (params.empty()) return scalar<T>(T(0));
   TensorT<T> r = sum_squares(params[0]);  // R(W) = sum W^2, one SIMD pass per tensor
   for (std::size_t i = 1; i < params.size(); ++i) r = r + sum_squares(params[i]);
@@ -87,6 +93,7 @@ TensorT<T> l2(const std::vector<TensorT<T>>& params) {
 
 template <class T>
 TensorT<T> l1(const std::vector<TensorT<T>>& params) {
+  detail::OpName name_scope("l1");  // report as the op the user called
   if (params.empty()) return scalar<T>(T(0));
   TensorT<T> r = sum_abs(params[0]);  // R(W) = sum |W|
   for (std::size_t i = 1; i < params.size(); ++i) r = r + sum_abs(params[i]);
@@ -95,6 +102,7 @@ TensorT<T> l1(const std::vector<TensorT<T>>& params) {
 
 template <class T>
 TensorT<T> elastic_net(const std::vector<TensorT<T>>& params, double beta) {
+  detail::OpName name_scope("elastic_net");  // report as the op the user called
   if (!(beta >= 0.0)) throw ValueError(fmt::format("elastic_net: beta must be >= 0: got {}", beta));
   return static_cast<T>(beta) * l2(params) + l1(params);  // R(W) = beta * sum W^2 + sum |W|
 }

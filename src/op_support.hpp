@@ -30,6 +30,26 @@ template <class T>
 TensorT<T> make_result(const char* op, Array<T>&& value, std::span<const TensorT<T>> inputs,
                        Backward<T> backward, Saved<T>&& saved = {});
 
+/// Marks an op's result as one whose backward reads none of its inputs'
+/// values (add, sum, reshape): writing those inputs in place later is harmless
+/// to it, so their versions are not checked.
+template <class T>
+TensorT<T> reads_no_inputs(TensorT<T> result);
+
+/// While alive, every op result made on this thread is named `name` (the
+/// outermost one wins): a composite (sqrt = pow(x, 0.5), sub = a + (-b))
+/// reports as what the user called, in anomaly errors and graph pictures.
+class OpName {
+ public:
+  explicit OpName(const char* name);
+  ~OpName();
+  OpName(const OpName&) = delete;
+  OpName& operator=(const OpName&) = delete;
+
+ private:
+  const char* previous_;
+};
+
 /// Input i of an op's node, for use inside backward steps.
 template <class T>
 inline Node<T>& in(Node<T>& out, std::size_t i) {

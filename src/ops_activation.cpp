@@ -20,13 +20,13 @@ using detail::Node;
 
 template <class T>
 TensorT<T> tanh(const TensorT<T>& x) {
-  return make_result<T>("tanh", map(x.value(), [](T v) { return std::tanh(v); }), {&x},
+  return detail::reads_no_inputs(make_result<T>("tanh", map(x.value(), [](T v) { return std::tanh(v); }), {&x},
                         [](Node<T>& out) {
                           // d tanh(x) = (1 - y^2) g, from the output y
                           const T* g = out.grad.data();
                           const T* y = out.value.data();
                           add_share(out, 0, [g, y](std::size_t i) { return detail::tanh_grad(y[i], g[i]); });
-                        });
+                        }));
 }
 
 template <class T>
@@ -53,6 +53,7 @@ TensorT<T> softplus(const TensorT<T>& x) {
 
 template <class T>
 TensorT<T> log_sigmoid(const TensorT<T>& x) {
+  detail::OpName name_scope("log_sigmoid");  // report as the op the user called
   // log sigmoid(x) = -log(1 + e^-x) = -softplus(-x)
   return neg(softplus(neg(x)));
 }
@@ -98,6 +99,7 @@ TensorT<T> gelu(const TensorT<T>& x) {
 
 template <class T>
 TensorT<T> silu(const TensorT<T>& x) {
+  detail::OpName name_scope("silu");  // report as the op the user called
   return mul(x, sigmoid(x));  // x sigmoid(x)
 }
 

@@ -27,12 +27,12 @@ template <class T>
 TensorT<T> add(const TensorT<T>& a, const TensorT<T>& b) {
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), "add");
   Array<T> r = zip(a.value(), b.value(), shape, [](T x, T y) { return x + y; });
-  return make_result<T>("add", std::move(r), {&a, &b}, [](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("add", std::move(r), {&a, &b}, [](Node<T>& out) {
     // d(a + b) = g for both operands.
     const T* g = out.grad.data();
     add_share(out, 0, [g](std::size_t i) { return g[i]; });
     add_share(out, 1, [g](std::size_t i) { return g[i]; });
-  });
+  }));
 }
 
 template <class T>
@@ -60,33 +60,35 @@ TensorT<T> mul(const TensorT<T>& a, const TensorT<T>& b) {
 
 template <class T>
 TensorT<T> sub(const TensorT<T>& a, const TensorT<T>& b) {
+  detail::OpName name_scope("sub");  // report as the op the user called
   broadcast_shapes(a.shape(), b.shape(), "sub");
   return add(a, neg(b));
 }
 
 template <class T>
 TensorT<T> div(const TensorT<T>& a, const TensorT<T>& b) {
+  detail::OpName name_scope("div");  // report as the op the user called
   broadcast_shapes(a.shape(), b.shape(), "div");
   return mul(a, pow(b, T(-1)));
 }
 
 template <class T>
 TensorT<T> neg(const TensorT<T>& x) {
-  return make_result<T>("neg", map(x.value(), [](T v) { return -v; }), {&x}, [](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("neg", map(x.value(), [](T v) { return -v; }), {&x}, [](Node<T>& out) {
     const T* g = out.grad.data();
     add_share(out, 0, [g](std::size_t i) { return -g[i]; });
-  });
+  }));
 }
 
 template <class T>
 TensorT<T> exp(const TensorT<T>& x) {
-  return make_result<T>("exp", map(x.value(), [](T v) { return std::exp(v); }), {&x},
+  return detail::reads_no_inputs(make_result<T>("exp", map(x.value(), [](T v) { return std::exp(v); }), {&x},
                         [](Node<T>& out) {
                           // d exp(x) = exp(x) g: reuse the output.
                           const T* g = out.grad.data();
                           const T* y = out.value.data();
                           add_share(out, 0, [g, y](std::size_t i) { return g[i] * y[i]; });
-                        });
+                        }));
 }
 
 template <class T>
@@ -124,13 +126,13 @@ TensorT<T> expm1(const TensorT<T>& x) {
 
 template <class T>
 TensorT<T> relu(const TensorT<T>& x) {
-  return make_result<T>("relu", map(x.value(), [](T v) { return detail::relu_of(v); }), {&x},
+  return detail::reads_no_inputs(make_result<T>("relu", map(x.value(), [](T v) { return detail::relu_of(v); }), {&x},
                         [](Node<T>& out) {
                           // Passes g where the output is positive (the input was); 0 at the kink.
                           const T* g = out.grad.data();
                           const T* y = out.value.data();
                           add_share(out, 0, [g, y](std::size_t i) { return detail::relu_grad(y[i], g[i]); });
-                        });
+                        }));
 }
 
 template <class T>
@@ -171,25 +173,26 @@ TensorT<T> square(const TensorT<T>& x) {
 
 template <class T>
 TensorT<T> sqrt(const TensorT<T>& x) {
+  detail::OpName name_scope("sqrt");  // report as the op the user called
   return pow(x, T(0.5));
 }
 
 template <class T>
 TensorT<T> add_scalar(const TensorT<T>& x, Scalar<T> s) {
-  return make_result<T>("add_scalar", map(x.value(), [s](T v) { return v + s; }), {&x},
+  return detail::reads_no_inputs(make_result<T>("add_scalar", map(x.value(), [s](T v) { return v + s; }), {&x},
                         [](Node<T>& out) {
                           const T* g = out.grad.data();
                           add_share(out, 0, [g](std::size_t i) { return g[i]; });
-                        });
+                        }));
 }
 
 template <class T>
 TensorT<T> mul_scalar(const TensorT<T>& x, Scalar<T> s) {
-  return make_result<T>("mul_scalar", map(x.value(), [s](T v) { return v * s; }), {&x},
+  return detail::reads_no_inputs(make_result<T>("mul_scalar", map(x.value(), [s](T v) { return v * s; }), {&x},
                         [s](Node<T>& out) {
                           const T* g = out.grad.data();
                           add_share(out, 0, [g, s](std::size_t i) { return g[i] * s; });
-                        });
+                        }));
 }
 
 #define SLOPE_INSTANTIATE(T)                                                           \

@@ -50,7 +50,7 @@ TensorT<T> index_select(const TensorT<T>& x, int axis, std::span<const std::int6
   for (std::size_t o = 0; o < s.outer; ++o)
     for (std::size_t j = 0; j < m; ++j)
       std::copy_n(src + (o * s.n + static_cast<std::size_t>(idx[j])) * s.inner, s.inner, dst + (o * m + j) * s.inner);
-  return make_result<T>("index_select", std::move(r), {&x}, [a](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("index_select", std::move(r), {&x}, [a](Node<T>& out) {
     // Scatter-add: x's slice idx[j] gets g's slice j, for every j (repeats add up).
     Node<T>& x = in(out, 0);
     const AxisSplit s = split_at(x.value.shape(), a);
@@ -69,11 +69,12 @@ TensorT<T> index_select(const TensorT<T>& x, int axis, std::span<const std::int6
                                for (std::size_t i = 0; i < s.inner; ++i) d[i] += src[i];
                              }
                          });
-  }, std::move(saved));
+  }, std::move(saved)));
 }
 
 template <class T>
 TensorT<T> embedding(const TensorT<T>& weight, const Array<std::int64_t>& indices) {
+  detail::OpName name_scope("embedding");  // report as the op the user called
   if (weight.dim() != 2)
     throw ShapeError(fmt::format("embedding: weight must be 2-D (V, D): weight is {}", to_string(weight.shape())));
   const std::span<const std::int64_t> flat(indices.data(), indices.size());

@@ -189,16 +189,23 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& W, const TensorT<T>& b,
     const Node<T>& Wn = in(out, 1);
     const std::size_t m = X.value.shape()[0], k = X.value.shape()[1], n = Wn.value.shape()[1];
     // G = dL/d(x W + b): through the relu first, in place (out.grad is this
-    // node's own and is freed right after).
+    // node's own and is freed right after), or into a copy when
+    // retain_grad() asked to keep out.grad.
+    Array<T> kept = detail::empty_array<T>();
+    Array<T>* G = &out.grad;
     if (act == Activation::relu) {
-      T* g = out.grad.data();
+      if (out.retains_grad) {
+        kept = out.grad;
+        G = &kept;
+      }
+      T* g = G->data();
       const T* yv = out.value.data();
       detail::for_each_index(m * n, [g, yv](std::size_t i) { g[i] = detail::relu_grad(yv[i], g[i]); });
     }
     // dW = x^T G (k, n), db = colsum(G) (n), dx = G W^T (m, k).
-    if (Wn.requires_grad) add_product(in(out, 1), true, false, k, n, m, X.value, out.grad);
-    if (in(out, 2).requires_grad) add_column_sums(in(out, 2), out.grad.data(), m, n);
-    if (X.requires_grad) add_product(in(out, 0), false, true, m, k, n, out.grad, Wn.value);
+    if (Wn.requires_grad) add_product(in(out, 1), true, false, k, n, m, X.value, *G);
+    if (in(out, 2).requires_grad) add_column_sums(in(out, 2), G->data(), m, n);
+    if (X.requires_grad) add_product(in(out, 0), false, true, m, k, n, *G, Wn.value);
   });
 }
 
@@ -209,11 +216,11 @@ TensorT<T> reshape(const TensorT<T>& x, const Shape& shape) {
                                  to_string(x.shape()), x.size(), to_string(shape), numel(shape)));
   Array<T> r = new_array<T>(shape);
   std::copy_n(x.data(), x.size(), r.data());
-  return make_result<T>("reshape", std::move(r), {&x}, [](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("reshape", std::move(r), {&x}, [](Node<T>& out) {
     // The same entries in the same order: the gradient passes through flat.
     const T* g = out.grad.data();
     detail::write_share(grad_target(in(out, 0)), out.grad.size(), [g](std::size_t i) { return g[i]; });
-  });
+  }));
 }
 
 #define SLOPE_INSTANTIATE(T)                                                                 \

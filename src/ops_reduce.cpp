@@ -49,10 +49,10 @@ TensorT<T> sum(const TensorT<T>& x) {
   const double total = parallel_sum(x.data(), x.size(), [](const T* p, std::size_t n) {
     return detail::simd_sum(p, n, [](auto v) { return v; }, [](T v) { return v; });
   });
-  return make_result<T>("sum", Array<T>(static_cast<T>(total)), {&x}, [](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("sum", Array<T>(static_cast<T>(total)), {&x}, [](Node<T>& out) {
     const T g = out.grad();
     write_share(grad_target(in(out, 0)), in(out, 0).value.size(), [g](std::size_t) { return g; });
-  });
+  }));
 }
 
 template <class T>
@@ -102,23 +102,25 @@ TensorT<T> sum(const TensorT<T>& x, int axis, bool keepdims) {
                              for (std::size_t i = 0; i < s.inner; ++i)
                                dst[o * s.inner + i] += src[(o * s.n + j) * s.inner + i];
                        });
-  return make_result<T>("sum", std::move(r), {&x}, [s](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("sum", std::move(r), {&x}, [s](Node<T>& out) {
     // The gradient of each output entry is copied back along the reduced axis.
     const T* g = out.grad.data();
     write_share(grad_target(in(out, 0)), s.outer * s.n * s.inner, [g, s](std::size_t f) {
       return g[(f / (s.n * s.inner)) * s.inner + f % s.inner];
     });
-  });
+  }));
 }
 
 template <class T>
 TensorT<T> mean(const TensorT<T>& x) {
+  detail::OpName name_scope("mean");  // report as the op the user called
   if (x.size() == 0) throw ShapeError("mean: tensor is empty: x is " + to_string(x.shape()));
   return mul_scalar(sum(x), T(1) / static_cast<T>(x.size()));
 }
 
 template <class T>
 TensorT<T> mean(const TensorT<T>& x, int axis, bool keepdims) {
+  detail::OpName name_scope("mean");  // report as the op the user called
   const Shape shape = x.shape();
   const std::size_t n = shape[detail::normalize_axis(axis, shape.size(), "mean", shape)];
   if (n == 0) throw ShapeError("mean: reduced axis is empty: x is " + to_string(shape));

@@ -71,6 +71,7 @@ TensorT<T> maximum(const TensorT<T>& a, const TensorT<T>& b) {
 
 template <class T>
 TensorT<T> minimum(const TensorT<T>& a, const TensorT<T>& b) {
+  detail::OpName name_scope("minimum");  // report as the op the user called
   broadcast_shapes(a.shape(), b.shape(), "minimum");
   return neg(maximum(neg(a), neg(b)));  // min(a, b) = -max(-a, -b), ties split alike
 }

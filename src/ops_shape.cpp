@@ -82,7 +82,7 @@ TensorT<T> permute(const TensorT<T>& x, const std::vector<int>& dims) {
   T* dst = r.data();
   const T* src = x.data();
   for_each_permuted(saved.index.data(), shape, [dst, src](std::size_t k, std::size_t off) { dst[k] = src[off]; });
-  return make_result<T>("permute", std::move(r), {&x}, [](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("permute", std::move(r), {&x}, [](Node<T>& out) {
     // Each entry of g goes back to where it came from (a bijection: written once each).
     Node<T>& x = in(out, 0);
     const detail::GradTarget<T> t = grad_target(x);
@@ -92,11 +92,12 @@ TensorT<T> permute(const TensorT<T>& x, const std::vector<int>& dims) {
     for_each_permuted(out.saved.index.data(), detail::shape_of(x.value), [=](std::size_t k, std::size_t off) {
       dst[off] = fresh ? g[k] : dst[off] + g[k];
     });
-  }, std::move(saved));
+  }, std::move(saved)));
 }
 
 template <class T>
 TensorT<T> transpose(const TensorT<T>& x) {
+  detail::OpName name_scope("transpose");  // report as the op the user called
   if (x.dim() != 2)
     throw ShapeError(fmt::format("transpose: expects a 2-D tensor: x is {}", to_string(x.shape())));
   return permute(x, {1, 0});
@@ -131,6 +132,7 @@ TensorT<T> reshape(const TensorT<T>& x, std::span<const std::int64_t> sizes) {
 
 template <class T>
 TensorT<T> squeeze(const TensorT<T>& x) {
+  detail::OpName name_scope("squeeze");  // report as the op the user called
   Shape shape;
   for (std::size_t d : x.shape())
     if (d != 1) shape.push_back(d);
@@ -139,6 +141,7 @@ TensorT<T> squeeze(const TensorT<T>& x) {
 
 template <class T>
 TensorT<T> squeeze(const TensorT<T>& x, int axis) {
+  detail::OpName name_scope("squeeze");  // report as the op the user called
   Shape shape = x.shape();
   const std::size_t a = normalize_axis(axis, shape.size(), "squeeze", shape);
   if (shape[a] != 1)
@@ -149,6 +152,7 @@ TensorT<T> squeeze(const TensorT<T>& x, int axis) {
 
 template <class T>
 TensorT<T> unsqueeze(const TensorT<T>& x, int axis) {
+  detail::OpName name_scope("unsqueeze");  // report as the op the user called
   Shape shape = x.shape();
   // A new axis can go at any of ndim + 1 places.
   const std::size_t a = normalize_axis(axis, shape.size() + 1, "unsqueeze", shape);
@@ -166,10 +170,10 @@ TensorT<T> expand(const TensorT<T>& x, const Shape& shape) {
   }
   if (!ok) throw ShapeError(fmt::format("expand: cannot broadcast {} to {}", to_string(x.shape()), to_string(shape)));
   Array<T> r = xt::broadcast(x.value(), shape);
-  return make_result<T>("expand", std::move(r), {&x}, [](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("expand", std::move(r), {&x}, [](Node<T>& out) {
     // Summing the gradient back over the broadcast dimensions is the engine's job.
     accumulate_grad(in(out, 0), static_cast<const Array<T>&>(out.grad));
-  });
+  }));
 }
 
 template <class T>
@@ -193,7 +197,7 @@ TensorT<T> slice(const TensorT<T>& x, int axis, std::int64_t start, std::int64_t
   for (std::size_t o = 0; o < s.outer; ++o)
     for (std::size_t j = 0; j < m; ++j)
       std::copy_n(src + (o * s.n + first + j * stride) * s.inner, s.inner, dst + (o * m + j) * s.inner);
-  return make_result<T>("slice", std::move(r), {&x}, [a, first, stride](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("slice", std::move(r), {&x}, [a, first, stride](Node<T>& out) {
     // g back into the sliced positions, 0 elsewhere.
     const AxisSplit s = split_at(in(out, 0).value.shape(), a);
     const std::size_t m = out.value.shape()[a];
@@ -203,11 +207,12 @@ TensorT<T> slice(const TensorT<T>& x, int axis, std::int64_t start, std::int64_t
       if (j < first || (j - first) % stride != 0 || (j - first) / stride >= m) return T(0);
       return g[(o * m + (j - first) / stride) * s.inner + i];
     });
-  });
+  }));
 }
 
 template <class T>
 TensorT<T> narrow(const TensorT<T>& x, int axis, std::int64_t start, std::int64_t length) {
+  detail::OpName name_scope("narrow");  // report as the op the user called
   const Shape shape = x.shape();
   const std::size_t a = normalize_axis(axis, shape.size(), "narrow", shape);
   const auto n = static_cast<std::int64_t>(shape[a]);
@@ -244,7 +249,7 @@ TensorT<T> concat(const std::vector<TensorT<T>>& xs, int axis) {
       std::copy_n(x.data() + o * len, len, r.data() + offset);
       offset += len;
     }
-  return make_result<T>("concat", std::move(r), std::span<const TensorT<T>>(xs), [a](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("concat", std::move(r), std::span<const TensorT<T>>(xs), [a](Node<T>& out) {
     // Each input gets its own columns of g back.
     const AxisSplit s = split_at(out.value.shape(), a);
     const T* g = out.grad.data();
@@ -259,11 +264,12 @@ TensorT<T> concat(const std::vector<TensorT<T>>& xs, int axis) {
         });
       before += nk;
     }
-  });
+  }));
 }
 
 template <class T>
 TensorT<T> stack(const std::vector<TensorT<T>>& xs, int axis) {
+  detail::OpName name_scope("stack");  // report as the op the user called
   if (xs.empty()) throw ValueError("stack: needs at least one tensor");
   const Shape first = xs[0].shape();
   for (std::size_t k = 1; k < xs.size(); ++k)

@@ -53,7 +53,7 @@ TensorT<T> softmax_last(const TensorT<T>& x) {
         p.data()[r * c + j] = static_cast<T>(std::exp(static_cast<double>(xr[j]) - lse));
     }
   });
-  return make_result<T>("softmax", std::move(p), {&x}, [](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("softmax", std::move(p), {&x}, [](Node<T>& out) {
     // dx = p * (g - sum(g * p)) row by row.
     const std::size_t c = out.value.shape().back();
     const std::size_t rows = c == 0 ? 0 : out.value.size() / c;
@@ -71,7 +71,7 @@ TensorT<T> softmax_last(const TensorT<T>& x) {
         }
       }
     });
-  });
+  }));
 }
 
 template <class T>
@@ -86,7 +86,7 @@ TensorT<T> log_softmax_last(const TensorT<T>& x) {
         y.data()[r * c + j] = static_cast<T>(static_cast<double>(xr[j]) - lse);
     }
   });
-  return make_result<T>("log_softmax", std::move(y), {&x}, [](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("log_softmax", std::move(y), {&x}, [](Node<T>& out) {
     // dx = g - softmax(x) * sum(g), with softmax(x) = exp(output).
     const std::size_t c = out.value.shape().back();
     const std::size_t rows = c == 0 ? 0 : out.value.size() / c;
@@ -104,7 +104,7 @@ TensorT<T> log_softmax_last(const TensorT<T>& x) {
         }
       }
     });
-  });
+  }));
 }
 
 // The permutations that move `axis` of an ndim-array to the end, and back.
@@ -220,7 +220,7 @@ TensorT<T> gather(const TensorT<T>& x, std::span<const std::int32_t> labels) {
   for (std::size_t i = 0; i < n; ++i) r.data()[i] = x.data()[i * c + labels[i]];
   detail::Saved<T> saved;
   saved.index = copy_labels(labels);
-  return make_result<T>("gather", std::move(r), {&x}, [](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("gather", std::move(r), {&x}, [](Node<T>& out) {
     // Each row's gradient goes to the gathered column; the rest get 0.
     const std::size_t c = in(out, 0).value.shape()[1];
     const T* g = out.grad.data();
@@ -228,7 +228,7 @@ TensorT<T> gather(const TensorT<T>& x, std::span<const std::int32_t> labels) {
     detail::write_share(grad_target(in(out, 0)), in(out, 0).value.size(), [g, y, c](std::size_t f) {
       return static_cast<std::size_t>(y[f / c]) == f % c ? g[f / c] : T(0);
     });
-  }, std::move(saved));
+  }, std::move(saved)));
 }
 
 #define SLOPE_INSTANTIATE(T)                                                                     \

@@ -125,6 +125,7 @@ TensorT<T> norm2(const TensorT<T>& x, int axis, bool keepdims) {
 
 template <class T>
 TensorT<T> min(const TensorT<T>& x, int axis, bool keepdims) {
+  detail::OpName name_scope("min");  // report as the op the user called
   const Shape shape = x.shape();
   require_nonempty(shape, {normalize_axis(axis, shape.size(), "min", shape)}, "min");
   return neg(max(neg(x), axis, keepdims));  // the gradient goes to the first minimal entry
@@ -138,6 +139,7 @@ TensorT<T> sum(const TensorT<T>& x, const std::vector<int>& axes, bool keepdims)
 
 template <class T>
 TensorT<T> mean(const TensorT<T>& x, const std::vector<int>& axes, bool keepdims) {
+  detail::OpName name_scope("mean");  // report as the op the user called
   const std::vector<std::size_t> checked = checked_axes(axes, x.shape(), "mean");
   require_nonempty(x.shape(), checked, "mean");
   std::size_t count = 1;
@@ -155,6 +157,7 @@ TensorT<T> max(const TensorT<T>& x, const std::vector<int>& axes, bool keepdims)
 
 template <class T>
 TensorT<T> min(const TensorT<T>& x, const std::vector<int>& axes, bool keepdims) {
+  detail::OpName name_scope("min");  // report as the op the user called
   const std::vector<std::size_t> checked = checked_axes(axes, x.shape(), "min");
   require_nonempty(x.shape(), checked, "min");
   return neg(max(neg(x), axes, keepdims));
@@ -168,6 +171,7 @@ TensorT<T> max(const TensorT<T>& x) {
 
 template <class T>
 TensorT<T> min(const TensorT<T>& x) {
+  detail::OpName name_scope("min");  // report as the op the user called
   if (x.size() == 0) throw ShapeError("min: tensor is empty: x is " + to_string(x.shape()));
   return neg(max(neg(x)));
 }
@@ -213,6 +217,7 @@ TensorT<T> logsumexp(const TensorT<T>& x) {
 
 template <class T>
 TensorT<T> var(const TensorT<T>& x, VarOptions o) {
+  detail::OpName name_scope("var");  // report as the op the user called
   check_correction("var", o.correction, x.size(), "", x.shape());
   // sum((x - mean)^2) / (n - correction)
   return sum_squares(x - mean(x)) / static_cast<T>(x.size() - static_cast<std::size_t>(o.correction));
@@ -220,6 +225,7 @@ TensorT<T> var(const TensorT<T>& x, VarOptions o) {
 
 template <class T>
 TensorT<T> var(const TensorT<T>& x, int axis, VarOptions o) {
+  detail::OpName name_scope("var");  // report as the op the user called
   const Shape shape = x.shape();
   const std::size_t n = shape[normalize_axis(axis, shape.size(), "var", shape)];
   check_correction("var", o.correction, n, fmt::format(" along axis {}", axis), shape);
@@ -229,6 +235,7 @@ TensorT<T> var(const TensorT<T>& x, int axis, VarOptions o) {
 
 template <class T>
 TensorT<T> std(const TensorT<T>& x, VarOptions o) {
+  detail::OpName name_scope("std");  // report as the op the user called
   check_correction("std", o.correction, x.size(), "", x.shape());
   // ||x - mean|| / sqrt(n - correction): the norm's gradient is 0 at 0, so a
   // constant x has gradient 0, not 0 / 0.
@@ -238,6 +245,7 @@ TensorT<T> std(const TensorT<T>& x, VarOptions o) {
 
 template <class T>
 TensorT<T> std(const TensorT<T>& x, int axis, VarOptions o) {
+  detail::OpName name_scope("std");  // report as the op the user called
   const Shape shape = x.shape();
   const std::size_t n = shape[normalize_axis(axis, shape.size(), "std", shape)];
   check_correction("std", o.correction, n, fmt::format(" along axis {}", axis), shape);
@@ -247,6 +255,7 @@ TensorT<T> std(const TensorT<T>& x, int axis, VarOptions o) {
 
 template <class T>
 TensorT<T> norm(const TensorT<T>& x, double p) {
+  detail::OpName name_scope("norm");  // report as the op the user called
   check_p("norm", p);
   if (p == 1.0) return sum_abs(x);
   return norm2(reshape(x, Shape{x.size()}), 0, false);
@@ -254,6 +263,7 @@ TensorT<T> norm(const TensorT<T>& x, double p) {
 
 template <class T>
 TensorT<T> norm(const TensorT<T>& x, double p, int axis, bool keepdims) {
+  detail::OpName name_scope("norm");  // report as the op the user called
   check_p("norm", p);
   if (p == 1.0) {
     normalize_axis(axis, x.dim(), "norm", x.shape());

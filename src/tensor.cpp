@@ -14,6 +14,7 @@ namespace {
 thread_local bool g_grad_enabled = true;
 thread_local bool g_anomaly = false;
 thread_local const char* g_backward_op = nullptr;  // op whose backward is running
+thread_local const char* g_op_name = nullptr;      // the composite the user called, while it runs
 std::atomic<std::uint64_t> g_walks{0};             // numbers every backward walk
 }  // namespace
 
@@ -80,7 +81,19 @@ void check_finite(const Array<T>& a, const char* op, const char* what) {
 template <class T, class Range, class Get>
 static TensorT<T> finish_result(const char* op, Array<T>&& value, const Range& inputs, Get tensor,
                                 Backward<T> backward, Saved<T>&& saved) {
-  if (g_anomaly) check_finite(value, op, "forward");
+  if (g_op_name) op = g_op_name;  // the name the user called (sqrt, not pow)
+  if (g_anomaly) {
+    try {
+      check_finite(value, op, "forward");
+    } catch (const NumericError& e) {
+      // Name the inputs the user named, so the report says where it happened.
+      std::string named;
+      for (const auto& t : inputs)
+        if (!tensor(t).name().empty()) named += (named.empty() ? "" : ", ") + ("'" + tensor(t).name() + "'");
+      if (named.empty()) throw;
+      throw NumericError(fmt::format("{} (inputs {})", e.what(), named));
+    }
+  }
   auto node = new_node<T>(std::move(value));
   node->op = op;
   const bool needs = g_grad_enabled && std::any_of(inputs.begin(), inputs.end(), [&](const auto& t) {
@@ -110,6 +123,17 @@ TensorT<T> make_result(const char* op, Array<T>&& value, std::span<const TensorT
   return finish_result<T>(op, std::move(value), inputs, [](const TensorT<T>& t) -> const TensorT<T>& { return t; },
                           backward, std::move(saved));
 }
+
+template <class T>
+TensorT<T> reads_no_inputs(TensorT<T> result) {
+  for (auto& e : result.node()->inputs) e.version = kUnchecked;
+  return result;
+}
+
+OpName::OpName(const char* name) : previous_(g_op_name) {
+  if (!g_op_name) g_op_name = name;  // the outermost composite names everything inside it
+}
+OpName::~OpName() { g_op_name = previous_; }
 
 // The shard buffer of a parameter inside a data-parallel shard, or nullptr.
 template <class T>
@@ -205,6 +229,29 @@ void accumulate_grad(Node<T>& node, const Array<T>& g) {
   write_share(grad_target(node), g.size(), [src](std::size_t i) { return src[i]; });
 }
 
+// An op's backward reads the values its inputs had when it ran (and its own
+// output): if one was written in place since (its version moved on), the
+// gradient would be computed from the wrong numbers. PyTorch's rule for
+// in-place operations; inputs an op does not read are not checked.
+template <class T>
+static void check_versions(const Node<T>& n) {
+  const auto label = [](const Node<T>& x) {
+    return x.name.empty() ? fmt::format("a tensor of shape {}", to_string(shape_of(x.value)))
+                          : fmt::format("'{}' (shape {})", x.name, to_string(shape_of(x.value)));
+  };
+  for (std::size_t k = 0; k < n.inputs.size(); ++k) {
+    const Edge<T>& e = n.inputs[k];
+    if (e.version == kUnchecked || e.node->version == e.version) continue;
+    throw Error(fmt::format(
+        "backward of {}: input {}, {}, was modified in place after {} used it (it is at version {}, "
+        "the op saw version {}); compute the graph again after changing it",
+        n.op, k, label(*e.node), n.op, e.node->version, e.version));
+  }
+  if (n.version != 0)
+    throw Error(fmt::format("backward of {}: its result, {}, was modified in place after it was computed",
+                            n.op, label(n)));
+}
+
 // The gradient an input holds now (its shard buffer inside a shard).
 template <class T>
 static const T* current_grad(Node<T>& node) {
@@ -268,15 +315,18 @@ static void run_backward(const std::shared_ptr<Node<T>>& root, Array<T>&& seed, 
     Node<T>& n = **it;
     if (!n.has_grad) continue;  // nothing reached it
     g_backward_op = n.op;
+    check_versions(n);
     n.backward(n);
     if (g_anomaly)
       for (auto& e : n.inputs)
         if (e.node->requires_grad)
           if (const T* g = current_grad(*e.node))
             check_finite(g, e.node->value.size(), shape_of(e.node->value), n.op, "backward");
-    // Interior gradients are not kept; leaves keep theirs.
-    n.grad = empty_array<T>();
-    n.has_grad = false;
+    // Interior gradients are not kept (unless retain_grad() asked); leaves keep theirs.
+    if (!n.retains_grad) {
+      n.grad = empty_array<T>();
+      n.has_grad = false;
+    }
   }
   if (retain) return;
   // Release the graph from the inputs up: a node's inputs come before it in
@@ -324,10 +374,28 @@ T TensorT<T>::item() const {
 
 template <class T>
 const typename TensorT<T>::Array& TensorT<T>::grad() const {
-  if (!node_->has_grad)
-    throw Error(fmt::format("grad: tensor{} of shape {} has no gradient (call backward first)",
-                            name().empty() ? "" : " '" + name() + "'", to_string(shape())));
-  return node_->grad;
+  if (node_->has_grad) return node_->grad;
+  const std::string who = fmt::format("tensor{} of shape {}", name().empty() ? "" : " '" + name() + "'",
+                                      to_string(shape()));
+  if (node_->op && !node_->retains_grad)
+    throw Error(fmt::format("grad: {} is the result of {}, whose gradient is not kept; call "
+                            "retain_grad() on it before backward()", who, op()));
+  if (!node_->op && !node_->requires_grad)
+    throw Error(fmt::format("grad: {} does not require a gradient; call set_requires_grad() on it "
+                            "before computing with it", who));
+  throw Error(fmt::format("grad: {} has no gradient yet (call backward first)", who));
+}
+
+template <class T>
+typename TensorT<T>::Array& TensorT<T>::mutable_value() {
+  ++node_->version;  // an op that read the old value must not back-propagate through it now
+  return node_->value;
+}
+
+template <class T>
+TensorT<T>& TensorT<T>::retain_grad() {
+  node_->retains_grad = true;
+  return *this;
 }
 
 template <class T>
@@ -363,9 +431,9 @@ TensorT<T> TensorT<T>::detach() const {
 template <class T>
 TensorT<T> TensorT<T>::clone() const {
   Array copy = node_->value;
-  return detail::make_result<T>("clone", std::move(copy), {this}, [](Node& out) {
+  return detail::reads_no_inputs(detail::make_result<T>("clone", std::move(copy), {this}, [](Node& out) {
     detail::accumulate_grad(detail::in(out, 0), static_cast<const Array&>(out.grad));
-  });
+  }));
 }
 
 template <class T>
@@ -424,6 +492,7 @@ std::string to_string(const TensorT<T>& t) {
   template void detail::accumulate_grad<T>(detail::Node<T>&, Array<T>&&);                       \
   template void detail::accumulate_grad<T>(detail::Node<T>&, const Array<T>&);                  \
   template void detail::check_finite<T>(const Array<T>&, const char*, const char*);             \
+  template TensorT<T> detail::reads_no_inputs<T>(TensorT<T>);                                  \
   template TensorT<T> detail::make_result<T>(const char*, Array<T>&&,                           \
                                              std::initializer_list<const TensorT<T>*>,          \
                                              detail::Backward<T>, detail::Saved<T>&&);          \

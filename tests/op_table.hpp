@@ -148,10 +148,10 @@ inline void record_errors(const std::function<Tensor64(const Inputs&)>& loss, In
                                             : xt::xarray<double>(xt::zeros<double>(x.value().shape()));
     const auto f = [&](const xt::xarray<double>& v) {
       xt::xarray<double> saved = x.value();
-      x.value() = v;
+      x.mutable_value() = v;
       slope::NoGradGuard no_grad;
       const double r = loss(inputs).item();
-      x.value() = std::move(saved);
+      x.mutable_value() = std::move(saved);
       return r;
     };
     const xt::xarray<double> numerical = slope::numerical_gradient(f, x.value(), defaults.h);

@@ -308,9 +308,17 @@ TEST_CASE("accessors report misuse with the tensor's shape and name", "[errors]"
   CHECK_THROWS_AS(Tensor64({1.0, 2.0}).item(), slope::ValueError);
   Tensor64 w = zeros({2});
   w.set_name("W");
-  CHECK_THROWS_WITH(w.grad(), "grad: tensor 'W' of shape (2,) has no gradient (call backward first)");
+  CHECK_THROWS_WITH(w.grad(), "grad: tensor 'W' of shape (2,) has no gradient yet (call backward first)");
   CHECK_THROWS_WITH(zeros({3, 1}).grad(),
-                    "grad: tensor of shape (3, 1) has no gradient (call backward first)");
+                    "grad: tensor of shape (3, 1) has no gradient yet (call backward first)");
+  // The three reasons for a missing gradient are told apart.
+  CHECK_THROWS_WITH(slope::zeros<double>({2}).set_name("x").grad(),
+                    "grad: tensor 'x' of shape (2,) does not require a gradient; call set_requires_grad() "
+                    "on it before computing with it");
+  Tensor64 hidden = w * 3.0;
+  slope::sum(hidden).backward();
+  CHECK_THROWS_WITH(hidden.grad(), "grad: tensor of shape (2,) is the result of mul_scalar, whose gradient is "
+                                   "not kept; call retain_grad() on it before backward()");
   Tensor64 y = w * 2.0;
   CHECK_THROWS_WITH(y.set_requires_grad(),
                     "set_requires_grad: the result of mul_scalar is not a leaf; detach() it first");

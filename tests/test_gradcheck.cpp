@@ -103,9 +103,9 @@ TEST_CASE("gradcheck catches a gradient cut by detach and says where, in the doc
   const Tensor64 c0 = slope::randn<double>({2, 3}, rng);
   Tensor64 c1 = slope::randn<double>({4, 8}, rng);
   Tensor64 mask = slope::zeros<double>({4, 8});
-  mask.value()(3, 7) = 1.0;
-  w1.value()(3, 7) = -0.0065;
-  c1.value()(3, 7) = 0.1364;
+  mask.mutable_value()(3, 7) = 1.0;
+  w1.mutable_value()(3, 7) = -0.0065;
+  c1.mutable_value()(3, 7) = 0.1364;
   const auto f = [&](const Inputs& x) {
     return slope::sum(x[0] * c0) + slope::sum(x[1] * c1) + slope::sum(mask * x[1] * x[1].detach());
   };

@@ -153,8 +153,8 @@ TEST_CASE("An L-BFGS state restored into a fresh optimizer continues exactly", "
   const OptimizerState s = first.state();
   CHECK(s.kind == "LBFGS");
   CHECK(s.tensors.at("old_dirs").size() <= 3);
-  g.a.value() = f.a.value();
-  g.b.value() = f.b.value();
+  g.a.mutable_value() = f.a.value();
+  g.b.mutable_value() = f.b.value();
   LBFGS second(g.params(), {.max_iter = 4, .history_size = 3});
   second.load_state(s);
   CHECK(second.state() == s);

@@ -153,12 +153,12 @@ TEST_CASE("The forward pass is x W1 + b1, ReLU, then x W2 + b2", "[nn]") {
   Rng rng(5);
   const nn::MLP<double> mlp({2, 2, 1}, rng);
   auto p = mlp.parameters();  // handles sharing the layers' nodes
-  p[0].value() = xt::xarray<double>{{1.0, -1.0}, {2.0, 0.5}};
-  p[1].value() = xt::xarray<double>{0.5, -3.0};
-  p[2].value() = xt::xarray<double>::from_shape({2, 1});
-  p[2].value()(0, 0) = 2.0;
-  p[2].value()(1, 0) = -1.0;
-  p[3].value() = xt::xarray<double>{0.25};
+  p[0].mutable_value() = xt::xarray<double>{{1.0, -1.0}, {2.0, 0.5}};
+  p[1].mutable_value() = xt::xarray<double>{0.5, -3.0};
+  p[2].mutable_value() = xt::xarray<double>::from_shape({2, 1});
+  p[2].mutable_value()(0, 0) = 2.0;
+  p[2].mutable_value()(1, 0) = -1.0;
+  p[3].mutable_value() = xt::xarray<double>{0.25};
   // x = (1, 1): hidden pre-activations (3.5, -3.5) -> ReLU (3.5, 0) -> 7 + 0.25.
   // x = (-1, 1): (1.5, -1.5) -> (1.5, 0) -> 3 + 0.25.
   const Tensor64 x(xt::xarray<double>{{1.0, 1.0}, {-1.0, 1.0}});
@@ -232,7 +232,7 @@ TEST_CASE("MLP gradients match finite differences in float64 with softmax or SVM
   // Non-zero biases, so their gradients are exercised at a generic point.
   auto params = mlp.parameters();
   for (std::size_t i = 1; i < params.size(); i += 2)
-    for (auto& v : params[i].value()) v = rng.normal() * 0.1;
+    for (auto& v : params[i].mutable_value()) v = rng.normal() * 0.1;
 
   const std::string loss = GENERATE(std::string("softmax"), std::string("svm"));
   INFO("loss " << loss);

@@ -103,7 +103,7 @@ void check_extremes() {
     // NaN or Inf in an intermediate (of a composite) throws.
     slope::AnomalyGuard anomaly;
     TensorT<T> x(slope::Array<T>::from_shape({points.size()}), true);
-    std::copy(points.begin(), points.end(), x.value().begin());
+    std::copy(points.begin(), points.end(), x.mutable_value().begin());
     const TensorT<T> y = f(x);
     y.backward(xt::ones<T>({points.size()}));  // a sum would overflow: the points reach float max
     for (std::size_t i = 0; i < points.size(); ++i) {

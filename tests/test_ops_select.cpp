@@ -91,7 +91,7 @@ std::vector<OpCase> binary_select_cases() {
   for (const auto& [m, a, b] : masked) {
     slope::Rng rng{static_cast<std::uint64_t>(m.size() * 10 + a.size())};
     Tensor64 mask = slope::uniform<double>(m, 0.0, 1.0, rng);
-    for (double& v : mask.value()) v = v < 0.5 ? 0.0 : (v < 0.75 ? 1.0 : -2.0);  // any nonzero selects a
+    for (double& v : mask.mutable_value()) v = v < 0.5 ? 0.0 : (v < 0.75 ? 1.0 : -2.0);  // any nonzero selects a
     cases.push_back({"where mask " + slope::to_string(m) + ", a " + slope::to_string(a) + ", b " +
                          slope::to_string(b),
                      {a, b}, [mask](const Inputs& x) { return slope::where(mask, x[0], x[1]); }});

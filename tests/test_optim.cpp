@@ -187,8 +187,8 @@ TEST_CASE("A saved state restored into a fresh optimizer continues exactly", "[o
     train(*first, a, 7);
     const OptimizerState saved = first->state();
     // b starts from a's weights and a fresh optimizer holding the saved state
-    b.w.value() = a.w.value();
-    b.b.value() = a.b.value();
+    b.w.mutable_value() = a.w.value();
+    b.b.mutable_value() = a.b.value();
     auto second = make_opt(b.params());
     second->load_state(saved);
     CHECK(second->state() == saved);

@@ -579,10 +579,10 @@ Errors entry_errors(const Graph& g) {
     const xt::xarray<double> analytic = x.grad();
     const auto f = [&](const xt::xarray<double>& v) {
       xt::xarray<double> saved = x.value();
-      x.value() = v;
+      x.mutable_value() = v;
       slope::NoGradGuard no_grad;
       const double r = g(inputs).item();
-      x.value() = std::move(saved);
+      x.mutable_value() = std::move(saved);
       return r;
     };
     const xt::xarray<double> numerical = slope::numerical_gradient(f, x.value(), defaults.h);

@@ -5,6 +5,7 @@
 // The core: tensors, differentiable ops, autograd, gradient checking.
 #include "slope/error.hpp"
 #include "slope/gradcheck.hpp"
+#include "slope/graph.hpp"
 #include "slope/ops.hpp"
 #include "slope/rng.hpp"
 #include "slope/runtime.hpp"

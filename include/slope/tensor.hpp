@@ -65,7 +65,11 @@ class Backward {
   void (*call_)(const unsigned char*, Node<T>&) = nullptr;
 };
 
-/// An input of an op: the node, and its version when the op read it.
+/// An edge's version when the op does not read the input's value in backward.
+inline constexpr std::uint32_t kUnchecked = 0xffffffffu;
+
+/// An input of an op: the node, and its version when the op read it
+/// (kUnchecked for inputs whose values the op's backward does not read).
 template <class T>
 struct Edge {
   std::shared_ptr<Node<T>> node;
@@ -96,6 +100,7 @@ struct Node {
   bool has_grad = false;
   bool requires_grad = false;  // leaves: set by the user; results: any input requires it
   bool released = false;       // backward already ran and freed the graph below
+  bool retains_grad = false;   // an interior node whose gradient backward keeps (retain_grad())
   std::uint32_t version = 0;   // bumped by every in-place write of value
   std::uint64_t visit = 0;     // the last backward walk that reached this node
   const char* op = nullptr;    // name of the op that made this node; nullptr for leaves
@@ -257,16 +262,24 @@ class TensorT {
   /// The single value of a one-entry tensor; ValueError otherwise.
   T item() const;
 
-  /// The data. The mutable overload is for updates outside the graph
-  /// (optimizers, initialisers); do not change it between forward and backward.
+  /// The data, read-only.
   const Array& value() const { return node_->value; }
-  Array& value() { return node_->value; }
+  /// The data, for writing in place outside the graph (optimizers,
+  /// initialisers, finite differences). It moves the tensor's version on: a
+  /// backward through an op that read the old value then throws, naming the
+  /// op and the tensor (PyTorch's rule for in-place writes).
+  Array& mutable_value();
   const T* data() const { return node_->value.data(); }
 
   bool has_grad() const { return node_->has_grad; }
-  /// The accumulated gradient; Error if there is none yet.
+  /// The accumulated gradient; Error saying why there is none: a leaf that does
+  /// not require one, an intermediate result without retain_grad(), or no
+  /// backward yet.
   const Array& grad() const;
   Array& grad();
+  /// Keeps this intermediate result's gradient through backward (results of
+  /// ops otherwise free theirs as soon as it has been passed on).
+  TensorT& retain_grad();
   /// Sets the gradient to zeros (keeping its buffer) if there is one.
   void zero_grad();
 

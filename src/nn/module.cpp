@@ -155,7 +155,7 @@ void copy_parameters(const Module<T>& from, Module<U>& to) {
   }
   for (auto& [name, t] : dst) {
     const TensorT<T>& s = find(src, name)->second;
-    U* out = t.value().data();
+    U* out = t.mutable_value().data();
     for (std::size_t i = 0; i < t.size(); ++i) out[i] = static_cast<U>(s.data()[i]);
   }
 }

@@ -57,7 +57,7 @@ void load_state_dict(Module<T>& m, const io::TensorFile& file, const std::string
     values.push_back(std::move(v));
   }
   for (std::size_t k = 0; k < params.size(); ++k)
-    std::copy(values[k].begin(), values[k].end(), params[k].second.value().data());
+    std::copy(values[k].begin(), values[k].end(), params[k].second.mutable_value().data());
 }
 
 template <class T>

@@ -101,7 +101,7 @@ template <class T>
 void LBFGS<T>::set_params(const Vec& x) {
   std::size_t k = 0;
   for (auto& p : params_) {
-    T* w = p.value().data();
+    T* w = p.mutable_value().data();
     for (std::size_t j = 0, n = p.size(); j < n; ++j) w[j] = static_cast<T>(x[k++]);
   }
 }
@@ -110,7 +110,7 @@ template <class T>
 void LBFGS<T>::add_to_params(double t, const Vec& d) {  // w += t * d
   std::size_t k = 0;
   for (auto& p : params_) {
-    T* w = p.value().data();
+    T* w = p.mutable_value().data();
     for (std::size_t j = 0, n = p.size(); j < n; ++j) w[j] = static_cast<T>(w[j] + t * d[k++]);
   }
 }

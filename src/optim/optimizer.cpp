@@ -119,13 +119,19 @@ template <class T>
 void Optimizer<T>::begin_step() {
   grads_.resize(params_.size());  // allocates on the first step only
   for (std::size_t i = 0; i < params_.size(); ++i) grads_[i] = grad_or_null(i);
+  // The update writes every parameter with a gradient in place: a graph that
+  // used the old values must not be back-propagated any more.
+  for (std::size_t i = 0; i < params_.size(); ++i)
+    if (grads_[i]) ++params_[i].node()->version;
   prepare();
 }
 
 template <class T>
 void Optimizer<T>::update(std::size_t i, std::size_t lo, std::size_t hi) {
   if (!grads_[i]) return;
-  apply(i, params_[i].value().data(), grads_[i], lo, std::min(hi, params_[i].size()));
+  // Straight into the node: begin_step() moved every version on once (this
+  // runs per slice, from several threads).
+  apply(i, params_[i].node()->value.data(), grads_[i], lo, std::min(hi, params_[i].size()));
 }
 
 template <class T>

@@ -60,7 +60,7 @@ RandomSearchResult random_search(const std::vector<TensorT<T>>& params, const Cl
   for (const auto& p : params) best.push_back(p.value());
   for (int trial = 0; trial < options.trials; ++trial) {
     for (auto p : params) {
-      T* w = p.value().data();
+      T* w = p.mutable_value().data();
       for (std::size_t j = 0, n = p.size(); j < n; ++j) w[j] = static_cast<T>(options.stddev * rng.normal());
     }
     const double l = loss();
@@ -73,7 +73,7 @@ RandomSearchResult random_search(const std::vector<TensorT<T>>& params, const Cl
   }
   for (std::size_t i = 0; i < params.size(); ++i) {
     auto p = params[i];
-    p.value() = best[i];
+    p.mutable_value() = best[i];
   }
   return r;
 }
@@ -125,7 +125,7 @@ std::vector<double> gather_grad(const std::vector<TensorT<T>>& params) {
 template <class T>
 T& entry(const std::vector<TensorT<T>>& params, std::size_t k) {
   for (auto p : params) {
-    if (k < p.size()) return p.value().data()[k];
+    if (k < p.size()) return p.mutable_value().data()[k];
     k -= p.size();
   }
   throw ValueError("newton: parameter index out of range");
