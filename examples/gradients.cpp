@@ -14,7 +14,10 @@
 //     catches one whose backward forgets the factor 2 of d(w^2)/dw; a gradient
 //     derived by hand is compared with the numerical one the same way;
 // (d) the slope along a unit direction u is grad . u; no random direction
-//     beats -grad / |grad| (grad-directions.svg).
+//     beats -grad / |grad| (grad-directions.svg);
+// (e) the graph backward() walks, for the two-layer net on a few images:
+//     every op and parameter, as Graphviz DOT (two-layer-graph.dot), drawn as
+//     two-layer-graph.svg when graphviz's `dot` is installed.
 //
 // Pictures go to DIR (default: the current directory). --quick uses 20 images
 // and 200 directions (for the test suite); the full settings take a few
@@ -25,6 +28,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -33,7 +37,10 @@
 
 #include "slope/data.hpp"
 #include "slope/gradcheck.hpp"
+#include "slope/graph.hpp"
+#include "slope/io.hpp"
 #include "slope/loss.hpp"
+#include "slope/nn.hpp"
 #include "slope/ops.hpp"
 #include "slope/plot.hpp"
 
@@ -271,6 +278,32 @@ void directions(const Problem& p, const Tensor64& W, const Tensor64& b, std::siz
   fmt::print("  wrote {}\n", (out / "grad-directions.svg").string());
 }
 
+// (e) The two-layer net's graph for 8 images, before backward frees it.
+void draw_graph(const data::Dataset& train, const data::Preprocess& prep, const fs::path& out) {
+  fmt::print("(e) the graph backward() walks: the two-layer net on 8 images\n");
+  Rng rng(3);
+  nn::TwoLayerNet<float> net(train.dim(), 100, train.num_classes(), rng);
+  const std::vector<std::size_t> idx{0, 1, 2, 3, 4, 5, 6, 7};
+  data::Batch<float> b = data::batch<float>(train, idx, prep);
+  b.x.set_name("x");
+  const Tensor loss = softmax_cross_entropy(net(b.x), b.y) + 1e-3f * l2(net.weights());
+  const std::string dot = to_dot(loss);
+  const std::size_t boxes = [&] {
+    std::size_t n = 0;
+    for (std::size_t at = dot.find("[label="); at != std::string::npos; at = dot.find("[label=", at + 1)) ++n;
+    return n;
+  }();
+  const fs::path file = out / "two-layer-graph.dot";
+  io::write_file_atomic(file, std::span(reinterpret_cast<const std::uint8_t*>(dot.data()), dot.size()));
+  fmt::print("  {} tensors and ops; wrote {}\n", boxes, file.string());
+  // Drawn only where graphviz is installed (the docs' machine); the DOT text is the result.
+  const fs::path svg = out / "two-layer-graph.svg";
+  if (std::system("command -v dot >/dev/null 2>&1") == 0) {
+    const std::string cmd = fmt::format("dot -Tsvg '{}' -o '{}'", file.string(), svg.string());
+    if (std::system(cmd.c_str()) == 0) fmt::print("  drew {}\n", svg.string());
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -311,6 +344,7 @@ int main(int argc, char** argv) {
     b.zero_grad();
     loss_of(p, W, b).backward();
     directions(p, W, b, quick ? 200 : 1000, out);
+    draw_graph(train, prep, out);
   } catch (const std::exception& e) {
     fmt::print(stderr, "example_gradients: {}\n", e.what());
     return 1;

@@ -136,3 +136,19 @@ endfunction()
 check_svg(grad-fd-error.svg "forward, float64" "centred, float64" "forward, float32" "centred, float32"
           "<polyline")
 check_svg(grad-directions.svg "200 random directions" "-|grad|" "<rect")
+
+# (e) The graph: the DOT text names the fused layer, the loss and every
+# parameter (graphviz itself is not needed here).
+must_match("\\(e\\) the graph backward\\(\\) walks" "no section (e)")
+must_match("  13 tensors and ops; wrote" "the two-layer graph with its L2 penalty should have 13 boxes: x, 4 parameters, 2 layers, the loss, 2 sum_squares, their sum, its scaling, the total")
+set(dot ${OUT}/two-layer-graph.dot)
+if(NOT EXISTS ${dot})
+  message(FATAL_ERROR "${dot} was not written")
+endif()
+file(READ ${dot} text)
+foreach(piece "digraph slope {" "linear_relu" "softmax_cross_entropy" "sum_squares" "layers.0.W" "layers.1.W" "x\\n(8, 784)")
+  string(FIND "${text}" "${piece}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "two-layer-graph.dot lacks '${piece}'")
+  endif()
+endforeach()
