@@ -26,20 +26,19 @@ constexpr const char* kKind = "slope-train-checkpoint";
 constexpr const char* kVersion = "2";
 
 // A number written with "{:a}" (or any exact decimal), strictly: the whole
-// text, finite.
+// text, finite. The sign is taken off first, so that "-0x1p-8" is negative
+// (from_chars' hex format has no "0x" prefix to skip after a sign).
 double parse_double(const std::string& text, const std::string& what) {
+  const bool negative = text.rfind('-', 0) == 0;
+  std::string body = text.substr(negative ? 1 : 0);
+  const bool hex = body.rfind("0x", 0) == 0;
+  if (hex) body.erase(0, 2);
   double v = 0.0;
-  const char* end = text.data() + text.size();
-  const bool hex = text.rfind("0x", 0) == 0 || text.rfind("-0x", 0) == 0;
-  std::string body = text;
-  if (hex) body.erase(text[0] == '-' ? 1 : 0, 2);  // from_chars' hex format has no prefix
   const char* b = body.data();
   auto [p, ec] = std::from_chars(b, b + body.size(), v, hex ? std::chars_format::hex : std::chars_format::general);
-  if (ec != std::errc() || p != b + body.size() || body.empty() || !std::isfinite(v))
+  if (body.empty() || body[0] == '-' || ec != std::errc() || p != b + body.size() || !std::isfinite(v))
     throw ValueError(fmt::format("{} is not a finite number: '{}'", what, text));
-  if (hex && text[0] == '-') v = -v;
-  (void)end;
-  return v;
+  return negative ? -v : v;
 }
 
 std::uint64_t parse_count(const std::string& text, const std::string& what) {
