@@ -1,8 +1,9 @@
 // The Trainer for any model (train/trainer.hpp): a user-written Module with a
 // factory and a custom loss; save and resume ending bitwise equal to a
 // straight run at 1 and 2 threads (with the batch really split in two);
-// resume refusing a model of other names; a float model tracking its
-// float64 twin; a config whose dropout list does not fit the model.
+// resume refusing a model of other names; the export of a custom model; a
+// float model tracking its float64 twin; a config whose dropout list does not
+// fit the model.
 #include <catch2/catch.hpp>
 
 #include "test_support.hpp"
@@ -16,6 +17,7 @@
 
 #include "slope/data.hpp"
 #include "slope/data_parallel.hpp"
+#include "slope/io.hpp"
 #include "slope/nn.hpp"
 #include "slope/optim.hpp"
 #include "slope/runtime.hpp"
@@ -234,6 +236,31 @@ TEST_CASE("Resume refuses a checkpoint whose parameter names do not match the fa
   // The right factory resumes.
   CHECK_NOTHROW(train::Trainer::resume(path, spiral_train(),
                                        [](Rng& rng) { return std::make_unique<ResidualNet<float>>(2, 8, 3, rng); }));
+}
+
+TEST_CASE("An exported custom model records its type, not the config's model, and loads with nn::load",
+          "[trainer][custom][export]") {
+  TempDir dir("trainer_custom_export");
+  const fs::path path = dir / "model.safetensors";
+  train::Config c;
+  c.epochs = 1;
+  c.val_size = 180;
+  train::Trainer t(c, spiral_train(), [](Rng& rng) { return std::make_unique<ResidualNet<float>>(2, 8, 3, rng); });
+  t.run_epoch();
+  t.export_model(path);
+  const io::TensorFile f = io::load_safetensors(path);
+  CHECK(f.metadata.at("slope.custom_model") == "ResidualNet");
+  CHECK(f.metadata.count("slope.model") == 0);  // the config's two-layer net is not what was trained
+  CHECK(f.metadata.at("slope.preprocess") == train::preprocess_text(t.preprocess()));
+  require_io_error([&] { train::load_model(path); }, path, "holds a custom model (ResidualNet)");
+  Rng other(99);
+  ResidualNet<float> rebuilt(2, 8, 3, other);
+  nn::load(rebuilt, path);
+  const auto want = t.model().parameters();
+  const auto got = rebuilt.parameters();
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i)
+    CHECK(std::memcmp(got[i].data(), want[i].data(), got[i].size() * sizeof(float)) == 0);
 }
 
 TEST_CASE("Float32 training of a user-written model tracks its float64 twin for a few steps", "[trainer][custom][twin]") {

@@ -9,6 +9,7 @@
 // still checked against the model and the optimizer before it is used.
 #include <charconv>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -219,12 +220,14 @@ std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& path, cons
 // ---- exported models -----------------------------------------------------------------------
 
 void Trainer::export_model(const std::filesystem::path& path) const {
-  nn::save(*model_, path,
-           {{"slope.model", config_.model_text() + "loss=" + config_.loss + "\n"},
-            {"slope.preprocess", preprocess_text(prep_)},
-            {"slope.dataset", train_.name},
-            {"slope.inputs", std::to_string(train_.dim())},
-            {"slope.classes", std::to_string(train_.num_classes())}});
+  std::map<std::string, std::string> meta{{"slope.preprocess", preprocess_text(prep_)},
+                                          {"slope.dataset", train_.name},
+                                          {"slope.inputs", std::to_string(train_.dim())},
+                                          {"slope.classes", std::to_string(train_.num_classes())}};
+  // The config's model fields describe the model only when the config built it.
+  if (custom_model_) meta["slope.custom_model"] = model_->type_name();
+  else meta["slope.model"] = config_.model_text() + "loss=" + config_.loss + "\n";
+  nn::save(*model_, path, meta);
 }
 
 void Trainer::export_npy(const std::filesystem::path& dir) const {
@@ -241,6 +244,9 @@ SavedModel load_model(const std::filesystem::path& path) {
         throw ValueError(fmt::format("no '{}' metadata: not a model written by slope train --export", key));
       return it->second;
     };
+    if (const auto it = f.metadata.find("slope.custom_model"); it != f.metadata.end())
+      throw ValueError(fmt::format("holds a custom model ({}): build it in code and read the weights with nn::load",
+                                   it->second));
     SavedModel m;
     m.config = Config::from_text(meta("slope.model"));
     m.config.validate();
