@@ -295,3 +295,35 @@ TEST_CASE("load_model refuses a file without slope metadata or with inconsistent
   io::save_safetensors(p, f);
   require_io_error([&] { train::load_model(p); }, p, "missing layers.2.b; unexpected layers.2.bias");
 }
+
+TEST_CASE("A residual tanh net written from torch.nn layers loads into slope and gives torch's scores",
+          "[state][torch]") {
+  // tests/interop/make_torch_fixture.py wrote these with PyTorch; the suite needs no torch.
+  const fs::path base = fs::path(SLOPE_SOURCE_DIR) / "tests/interop/fixtures/torch_residual_tanh";
+  const train::SavedModel m = train::load_model(base.string() + ".safetensors");
+  CHECK(m.model->describe() ==
+        "MLP(layers: Sequential(0: Sequential(0: Linear(6, 8), 1: Tanh()), "
+        "1: Residual(fn: Sequential(0: Linear(8, 8), 1: Tanh())), 2: Linear(8, 4)))");
+  const io::Array inputs = io::read_npy(base.string() + ".inputs.npy");
+  const std::vector<double> want = io::read_npy(base.string() + ".scores.npy").to_vector<double>();
+  REQUIRE(inputs.shape == Shape{16, 6});
+  REQUIRE(want.size() == 16 * 4);
+  data::Dataset d;
+  d.rows = 1;
+  d.cols = 6;
+  d.features = inputs.to_vector<float>();
+  d.labels.assign(16, 0);
+  const auto all = data::all_indices(16);
+  Rng rng(0);
+  auto twin = train::make_model<double>(m.config, m.inputs, m.classes, rng);
+  nn::load(*twin, base.string() + ".safetensors");
+  m.model->eval();
+  twin->eval();
+  const Tensor s = (*m.model)(data::batch<float>(d, all, m.preprocess).x);
+  const Tensor64 s64 = (*twin)(data::batch<double>(d, all, m.preprocess).x);
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    INFO("score " << i);
+    CHECK(s64.data()[i] == Approx(want[i]).epsilon(1e-12).margin(1e-12));
+    CHECK(s.data()[i] == Approx(want[i]).epsilon(1e-5).margin(1e-5));
+  }
+}
