@@ -90,6 +90,7 @@ TEST_CASE("save then load round-trips a float and a double model bitwise, with t
   SECTION("double") {
     const nn::MLP<double> saved({4, 6, 3}, a);
     nn::MLP<double> loaded({4, 6, 3}, b);
+    REQUIRE(bytes_of(loaded) != bytes_of(saved));
     nn::save(saved, dir / "d.safetensors");
     nn::load(loaded, dir / "d.safetensors");
     CHECK(bytes_of(loaded) == bytes_of(saved));
@@ -102,6 +103,7 @@ TEST_CASE("load converts the other element type: float files into double models 
   Rng a(3), b(4);
   const nn::MLP<float> f({3, 4, 2}, a);
   nn::MLP<double> d({3, 4, 2}, b);
+  REQUIRE(values_of(d)[0][0] != static_cast<double>(values_of(f)[0][0]));
   nn::save(f, dir / "f.safetensors");
   nn::load(d, dir / "f.safetensors");
   const auto fv = values_of(f);
@@ -113,6 +115,7 @@ TEST_CASE("load converts the other element type: float files into double models 
     for (auto& v : p.value()) v = v / 3.0 + 1e-3;
   nn::save(d, dir / "d.safetensors");
   nn::MLP<float> g({3, 4, 2}, a);
+  REQUIRE(values_of(g)[0][0] != static_cast<float>(values_of(d)[0][0]));
   nn::load(g, dir / "d.safetensors");
   dv = values_of(d);
   const auto gv = values_of(g);
