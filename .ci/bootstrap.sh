@@ -28,6 +28,8 @@ packages=(cmake g++ make pkg-config libxtensor-dev libxsimd-dev libfmt-dev catch
           libopenblas-dev zlib1g-dev dataset-fashion-mnist)
 # The fuzz targets need clang and its sanitizer/libFuzzer runtimes.
 [[ $mode == test ]] && packages+=(clang-14 libclang-rt-14-dev)
+# The interop test (tests/interop) reads and writes state_dict files with NumPy.
+[[ $mode == test ]] && packages+=(python3-numpy)
 missing=()
 for p in "${packages[@]}"; do
   # `dpkg -s` succeeds for removed packages whose config files remain; ask for the status.

@@ -63,7 +63,7 @@ std::string Dropout<T>::describe() const {
 template <class T>
 TensorT<T> Sequential<T>::forward(const TensorT<T>& x) const {
   TensorT<T> h = x;
-  for (const auto& layer : layers_) h = layer->forward(h);
+  for (const auto& [name, layer] : this->children()) h = layer->forward(h);
   return h;
 }
 

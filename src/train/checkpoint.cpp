@@ -9,6 +9,7 @@
 // still checked against the model and the optimizer before it is used.
 #include <charconv>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -26,20 +27,19 @@ constexpr const char* kKind = "slope-train-checkpoint";
 constexpr const char* kVersion = "2";
 
 // A number written with "{:a}" (or any exact decimal), strictly: the whole
-// text, finite.
+// text, finite. The sign is taken off first, so that "-0x1p-8" is negative
+// (from_chars' hex format has no "0x" prefix to skip after a sign).
 double parse_double(const std::string& text, const std::string& what) {
+  const bool negative = text.rfind('-', 0) == 0;
+  std::string body = text.substr(negative ? 1 : 0);
+  const bool hex = body.rfind("0x", 0) == 0;
+  if (hex) body.erase(0, 2);
   double v = 0.0;
-  const char* end = text.data() + text.size();
-  const bool hex = text.rfind("0x", 0) == 0 || text.rfind("-0x", 0) == 0;
-  std::string body = text;
-  if (hex) body.erase(text[0] == '-' ? 1 : 0, 2);  // from_chars' hex format has no prefix
   const char* b = body.data();
   auto [p, ec] = std::from_chars(b, b + body.size(), v, hex ? std::chars_format::hex : std::chars_format::general);
-  if (ec != std::errc() || p != b + body.size() || body.empty() || !std::isfinite(v))
+  if (body.empty() || body[0] == '-' || ec != std::errc() || p != b + body.size() || !std::isfinite(v))
     throw ValueError(fmt::format("{} is not a finite number: '{}'", what, text));
-  if (hex && text[0] == '-') v = -v;
-  (void)end;
-  return v;
+  return negative ? -v : v;
 }
 
 std::uint64_t parse_count(const std::string& text, const std::string& what) {
@@ -220,12 +220,14 @@ std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& path, cons
 // ---- exported models -----------------------------------------------------------------------
 
 void Trainer::export_model(const std::filesystem::path& path) const {
-  nn::save(*model_, path,
-           {{"slope.model", config_.model_text() + "loss=" + config_.loss + "\n"},
-            {"slope.preprocess", preprocess_text(prep_)},
-            {"slope.dataset", train_.name},
-            {"slope.inputs", std::to_string(train_.dim())},
-            {"slope.classes", std::to_string(train_.num_classes())}});
+  std::map<std::string, std::string> meta{{"slope.preprocess", preprocess_text(prep_)},
+                                          {"slope.dataset", train_.name},
+                                          {"slope.inputs", std::to_string(train_.dim())},
+                                          {"slope.classes", std::to_string(train_.num_classes())}};
+  // The config's model fields describe the model only when the config built it.
+  if (custom_model_) meta["slope.custom_model"] = model_->type_name();
+  else meta["slope.model"] = config_.model_text() + "loss=" + config_.loss + "\n";
+  nn::save(*model_, path, meta);
 }
 
 void Trainer::export_npy(const std::filesystem::path& dir) const {
@@ -242,6 +244,9 @@ SavedModel load_model(const std::filesystem::path& path) {
         throw ValueError(fmt::format("no '{}' metadata: not a model written by slope train --export", key));
       return it->second;
     };
+    if (const auto it = f.metadata.find("slope.custom_model"); it != f.metadata.end())
+      throw ValueError(fmt::format("holds a custom model ({}): build it in code and read the weights with nn::load",
+                                   it->second));
     SavedModel m;
     m.config = Config::from_text(meta("slope.model"));
     m.config.validate();

@@ -61,6 +61,10 @@ std::string format_value(const std::vector<double>& v) {
   return out;
 }
 
+// Values in messages: the shortest text that reads back as the value ("0.1",
+// where to_text() writes 17 digits).
+std::string shortest(const std::vector<double>& v) { return fmt::format("{}", fmt::join(v, ",")); }
+
 ValueError bad(const std::string& key, const std::string& text, const char* what) {
   return ValueError(fmt::format("{}: expected {}, got '{}'", key, what, text));
 }
@@ -192,11 +196,11 @@ void Config::validate() const {
   require(blocks >= 1 && blocks <= 1000, "blocks", "in [1, 1000]", count(blocks));
   require_name(nn::activations(), "activation", activation);
   require(!dropout.empty(), "dropout", "one value or one per hidden layer", "none");
-  for (double p : dropout) require(p >= 0.0 && p < 1.0, "dropout", "in [0, 1)", format_value(dropout));
+  for (double p : dropout) require(p >= 0.0 && p < 1.0, "dropout", "in [0, 1)", shortest(dropout));
   if (const ModelEntry* m = find_entry(models(), model); m && dropout.size() > 1 &&
       dropout.size() != m->hidden_layers(*this))
     throw ValueError(fmt::format("dropout must be one value or one per hidden layer ({} for this model): got {}",
-                                 m->hidden_layers(*this), format_value(dropout)));
+                                 m->hidden_layers(*this), shortest(dropout)));
   require_name(losses(), "loss", loss);
   require_name(regularizers(), "reg", reg);
   require(std::isfinite(lambda) && lambda >= 0.0, "lambda", "finite and >= 0", num(lambda));

@@ -82,6 +82,7 @@ Trainer::Trainer(Config config, const data::Dataset& train, ModelFactory model, 
   Rng init_rng(config_.seed);
   model_ = model ? model(init_rng) : make_model<float>(config_, train.dim(), train.num_classes(), init_rng);
   if (!model_) throw ValueError("Trainer: the model factory returned no model");
+  custom_model_ = static_cast<bool>(model);
   nn::name_parameters(*model_);
   model_->train();
   loss_ = loss ? std::move(loss) : configured_loss(config_);

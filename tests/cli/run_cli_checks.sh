@@ -74,8 +74,14 @@ case "$CASE" in
       out_has "--help"
       [ ! -s "$T/err" ] || fail "help wrote to stderr"
       case "$ARG" in
-        train) out_has "--lr X"; out_has "--save FILE"; out_has "--metrics FILE"; out_has "(default: adamw)" ;;
-        eval) out_has "--checkpoint FILE" ;;
+        train) out_has "--lr X"; out_has "--save FILE"; out_has "--metrics FILE"; out_has "(default: adamw)"
+               # the models and activations, from their tables
+               out_has "Models: linear, two-layer, mlp, residual."
+               out_has "--model X                  the model: linear, two-layer, mlp, residual (default: two-layer)"
+               out_has "--activation X             after every hidden layer: relu, tanh, sigmoid, gelu (default: relu)"
+               out_has "--blocks X"; out_has "--dropout X"; out_has "--hidden X"
+               out_has "--export PATH" ;;
+        eval) out_has "--checkpoint FILE"; out_has "--weights FILE" ;;
         search) out_has "--trials N" ;;
         knn) out_has "--k LIST" ;;
         gradcheck) out_has "--examples N" ;;
@@ -291,6 +297,82 @@ for name, shape in shapes.items():
     assert np.isfinite(a).all()
 EOF
     fi
+    ;;
+
+  models)  # every model, and the MLP with each activation, trains on the spiral
+    run train "${SPIRAL[@]}" --epochs 2 --model mlp --hidden 16,8 --activation tanh --dropout 0.2,0.1
+    expect_rc 0
+    out_has "model MLP(layers: Sequential(0: Sequential(0: Linear(2, 16), 1: Tanh()), 1: Dropout(0.2), 2: Sequential(0: Linear(16, 8), 1: Tanh()), 3: Dropout(0.1), 4: Linear(8, 3)))"
+    json_last 'd["epochs"] == 2 and d["settings"]["model"] == "mlp" and d["settings"]["hidden"] == "16,8"
+               and d["settings"]["activation"] == "tanh" and [float(p) for p in d["settings"]["dropout"].split(",")] == [0.2, 0.1]'
+    for a in relu:Linear sigmoid:Sigmoid gelu:GELU; do
+      run train "${SPIRAL[@]}" --epochs 1 --model mlp --hidden 8 --activation "${a%%:*}"
+      expect_rc 0
+      out_has "${a##*:}"
+      json_last "d[\"settings\"][\"activation\"] == \"${a%%:*}\""
+    done
+    run train "${SPIRAL[@]}" --epochs 2 --model residual --hidden 16 --blocks 2 --dropout 0
+    expect_rc 0
+    out_has "model MLP(layers: Sequential(0: Linear(2, 16, relu), 1: Residual(fn: Linear(16, 16, relu)), 2: Residual(fn: Linear(16, 16, relu)), 3: Linear(16, 3)))"
+    json_last 'd["settings"]["model"] == "residual" and d["settings"]["blocks"] == 2'
+    run train "${SPIRAL[@]}" --epochs 2 --model linear
+    expect_rc 0
+    out_has "model LinearClassifier(layers: Sequential(0: Linear(2, 3)))"
+    ;;
+
+  bad_model_options)
+    expect_usage_error "--activation must be one of relu, tanh, sigmoid, gelu: got 'foo'" \
+      train "${SPIRAL[@]}" --model mlp --hidden 8 --activation foo
+    expect_usage_error "--dropout must be one value or one per hidden layer (2 for this model): got 0.1,0.2,0.3" \
+      train "${SPIRAL[@]}" --model mlp --hidden 16,8 --dropout 0.1,0.2,0.3
+    expect_usage_error "--dropout must be one value or one per hidden layer (3 for this model): got 0.1,0.2" \
+      train "${SPIRAL[@]}" --model residual --hidden 16 --blocks 2 --dropout 0.1,0.2
+    expect_usage_error "--dropout must be in [0, 1): got 1" train "${SPIRAL[@]}" --dropout 1
+    expect_usage_error "--dropout" train "${SPIRAL[@]}" --dropout 0.1,,0.2
+    expect_usage_error "--blocks must be in [1, 1000]: got 0" train "${SPIRAL[@]}" --model residual --hidden 16 --blocks 0
+    expect_usage_error "--blocks" train "${SPIRAL[@]}" --model residual --blocks many
+    expect_usage_error "--model must be one of linear, two-layer, mlp, residual: got 'cnn'" train "${SPIRAL[@]}" --model cnn
+    out_lacks "epoch"
+    ;;
+
+  export_weights)  # --export FILE.safetensors, then eval --weights: the same test accuracy
+    for model in "--model mlp --hidden 16,8 --activation tanh --dropout 0.2,0.1" \
+                 "--model residual --hidden 16 --blocks 2 --activation gelu" "--model linear"; do
+      rm -f "$T/m.safetensors"
+      # shellcheck disable=SC2086  # $model is a list of options
+      run train "${SPIRAL[@]}" --epochs 3 $model --export "$T/m.safetensors"
+      expect_rc 0
+      [ -f "$T/m.safetensors" ] || fail "no $T/m.safetensors written"
+      trained=$(grep '^test accuracy ' "$T/out" | sed 's/ (loss.*//')
+      train_json=$(tail -n 1 "$T/out")
+      run eval "${SPIRAL[@]}" --weights "$T/m.safetensors"
+      expect_rc 0
+      [ "$(grep '^test accuracy ' "$T/out" | sed 's/ (loss.*//')" = "$trained" ] ||
+        fail "eval --weights printed '$(grep '^test accuracy ' "$T/out")', train printed '$trained' ($model)"
+      if [ -n "$PY" ]; then
+        "$PY" -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); sys.exit(not (a["test_accuracy"] == b["accuracy"] and a["test_loss"] == b["loss"]))' \
+          "$train_json" "$(tail -n 1 "$T/out")" || fail "eval --weights accuracy or loss differs from train's ($model)"
+      fi
+    done
+    ;;
+
+  eval_weights_errors)
+    run train "${SPIRAL[@]}" --epochs 1 --model mlp --hidden 8 --export "$T/m.safetensors"
+    expect_rc 0
+    # A state_dict without slope's metadata (eval --export writes the bare state_dict).
+    run eval "${SPIRAL[@]}" --weights "$T/m.safetensors" --export "$T/plain.safetensors"
+    expect_rc 0
+    run eval "${SPIRAL[@]}" --weights "$T/plain.safetensors"
+    expect_rc 1
+    err_has "$T/plain.safetensors: no 'slope.model' metadata"
+    echo "not a safetensors file" >"$T/junk.safetensors"
+    run eval "${SPIRAL[@]}" --weights "$T/junk.safetensors"
+    expect_rc 1
+    err_has "$T/junk.safetensors"
+    expect_usage_error "--weights: '$T/none.safetensors' does not exist" eval "${SPIRAL[@]}" --weights "$T/none.safetensors"
+    expect_usage_error "--split val needs --checkpoint" eval "${SPIRAL[@]}" --weights "$T/m.safetensors" --split val
+    expect_usage_error "give exactly one of --checkpoint and --weights" \
+      eval "${SPIRAL[@]}" --weights "$T/m.safetensors" --checkpoint "$T/m.safetensors"
     ;;
 
   gradcheck)

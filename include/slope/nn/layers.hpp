@@ -86,7 +86,9 @@ class Dropout : public Module<T> {
   std::shared_ptr<Rng> rng_;  // shared by the handles of this module
 };
 
-/// Modules applied in order; submodules are named "0", "1", ...
+/// Modules applied in order; submodules are named "0", "1", ... The layers
+/// are the registered submodules themselves, so a module appended through one
+/// handle of a Sequential runs in every handle's forward.
 template <class T>
 class Sequential : public Module<T> {
  public:
@@ -94,15 +96,10 @@ class Sequential : public Module<T> {
   /// Appends a module (any Module<T> with a forward) and returns it.
   template <class M>
   M add(M module) {
-    M m = this->register_module(std::to_string(layers_.size()), std::move(module));
-    layers_.push_back(this->children().back().second);
-    return m;
+    return this->register_module(std::to_string(size()), std::move(module));
   }
   TensorT<T> forward(const TensorT<T>& x) const override;
-  std::size_t size() const { return layers_.size(); }
-
- private:
-  std::vector<std::shared_ptr<Module<T>>> layers_;  // the registered copies
+  std::size_t size() const { return this->children().size(); }
 };
 
 /// y = x + f(x) (He et al. 2016), f any module whose output has x's shape;

@@ -97,7 +97,8 @@ class Trainer {
   /// data order, preprocessing.
   void save(const std::filesystem::path& path) const;
   /// Writes the model's state_dict as a safetensors file, with the model
-  /// settings, the preprocessing and the data set in its metadata.
+  /// settings ("slope.model"; for a model of a factory, its type in
+  /// "slope.custom_model" instead), the preprocessing and the data set in its metadata.
   void export_model(const std::filesystem::path& path) const;
   /// Writes each parameter as <dir>/<name>.npy.
   void export_npy(const std::filesystem::path& dir) const;
@@ -122,6 +123,7 @@ class Trainer {
   data::Split split_;
   data::Preprocess prep_;
   std::unique_ptr<nn::Module<float>> model_;
+  bool custom_model_ = false;  // built by the caller's factory, not from the config
   LossFn loss_;
   std::vector<Tensor> params_;   // model_->parameters(), kept so an epoch allocates nothing
   std::vector<Tensor> weights_;  // the ones the regularizer penalizes
@@ -153,7 +155,8 @@ struct SavedModel {
 };
 /// Reads a file of Trainer::export_model: the model is rebuilt from the
 /// settings in its metadata and its weights loaded (every check of
-/// nn::load_state_dict). IoError naming the file if it was not written so.
+/// nn::load_state_dict). IoError naming the file if it was not written so, or
+/// if it holds a custom model (build that in code and read it with nn::load).
 SavedModel load_model(const std::filesystem::path& path);
 
 /// Preprocessing as one line of text (exact: hex floats), and back; the text
