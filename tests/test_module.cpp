@@ -167,7 +167,7 @@ TEST_CASE("A copy of a module is a handle: it shares parameters, submodules and 
   Rng rng(4);
   nn::Linear<float> a(3, 2, rng);
   nn::Linear<float> b = a;
-  b.W.value()(0, 0) = 42.0f;
+  b.W.mutable_value()(0, 0) = 42.0f;
   CHECK(a.W.value()(0, 0) == 42.0f);
   CHECK(a.named_parameters()[0].second.is_same(b.named_parameters()[0].second));
   b.eval();
@@ -279,7 +279,7 @@ TEST_CASE("copy_parameters gives a float model's float64 twin the same values, a
   for (std::size_t i = 0; i < fp.size(); ++i)
     for (std::size_t j = 0; j < fp[i].size(); ++j) CHECK(dp[i].data()[j] == static_cast<double>(fp[i].data()[j]));
   // Back: the float model takes the double values, rounded to float.
-  for (auto& v : dp[2].value()) v = v / 3.0;
+  for (auto& v : dp[2].mutable_value()) v = v / 3.0;
   nn::MLP<float> g({3, 5, 2}, b, nn::MLPOptions{.activation = "tanh"});
   nn::copy_parameters(d, g);
   const auto gp = g.parameters();

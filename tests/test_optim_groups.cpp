@@ -70,8 +70,8 @@ TEST_CASE("A state saved over (W, b) loads into an optimizer over (b, W) and con
     train(*first, a, 6);
     const OptimizerState saved = first->state();
     REQUIRE(saved.params.size() == 2);
-    b.w.value() = a.w.value();
-    b.b.value() = a.b.value();
+    b.w.mutable_value() = a.w.value();
+    b.b.mutable_value() = a.b.value();
     auto second = make_opt(std::vector<NamedTensor<double>>{{"b", b.b}, {"W", b.w}});
     REQUIRE(second->names() == std::vector<std::string>{"b", "W"});
     second->load_state(saved);
@@ -83,8 +83,8 @@ TEST_CASE("A state saved over (W, b) loads into an optimizer over (b, W) and con
     CHECK(a.flat() != mid);       // and they did move
     // Without the state the same steps end elsewhere: the state is what carried over.
     golden::Problem c;
-    c.w.value() = xt::xarray<double>(xt::adapt(std::vector<double>(mid.begin(), mid.begin() + 12), {4, 3}));
-    c.b.value() = xt::xarray<double>(xt::adapt(std::vector<double>(mid.begin() + 12, mid.end()), {3}));
+    c.w.mutable_value() = xt::xarray<double>(xt::adapt(std::vector<double>(mid.begin(), mid.begin() + 12), {4, 3}));
+    c.b.mutable_value() = xt::xarray<double>(xt::adapt(std::vector<double>(mid.begin() + 12, mid.end()), {3}));
     auto fresh = make_opt(std::vector<NamedTensor<double>>{{"b", c.b}, {"W", c.w}});
     train(*fresh, c, 6);
     CHECK(c.flat() != a.flat());
