@@ -140,6 +140,7 @@ double DataParallel<T>::step(std::size_t rows, const LossFn& loss, std::uint64_t
     // run here one after another (the same shards, so the same result), and
     // the finishing pass splits over the team when it is free.
     if (lock.owns_lock()) lock.unlock();
+    detail::FlushDenormals flush(options_.flush_denormals);
     {
       detail::BlasThreads one(shards > 1 ? 1 : num_threads());
       for (std::size_t s = 0; s < shards; ++s) run_shard(*lanes_[s], shard_of(s), loss, key, anomaly);
@@ -148,8 +149,9 @@ double DataParallel<T>::step(std::size_t rows, const LossFn& loss, std::uint64_t
     const bool update = static_cast<bool>(after) && std::isfinite(t);
     std::size_t entries = 0;
     for (auto& p : params_) entries += p.size();
-    const std::size_t parts = detail::parallel_part_count(entries, detail::kElementwiseGrain);
+    const std::size_t parts = std::min(threads_, detail::parallel_part_count(entries, detail::kElementwiseGrain));
     detail::parallel_for_parts(parts, 1, [&](std::size_t part, std::size_t, std::size_t) {
+      detail::FlushDenormals flush_part(options_.flush_denormals);
       finish(shards, part, parts, update, after);
     });
     return t;
@@ -158,6 +160,7 @@ double DataParallel<T>::step(std::size_t rows, const LossFn& loss, std::uint64_t
   // shard is done, each thread sums and updates its part of every parameter
   // in the same dispatch.
   detail::BlasThreads one(1);
+  const std::size_t parts = std::min(team, threads_);  // the finishing pass's parts (<= max_parts())
   std::atomic<std::size_t> arrived{0};
   std::atomic<bool> failed{false};
   std::vector<std::exception_ptr>& errors = errors_;
@@ -165,6 +168,7 @@ double DataParallel<T>::step(std::size_t rows, const LossFn& loss, std::uint64_t
   auto work = [&](int ti) {
     const auto t = static_cast<std::size_t>(ti);
     detail::ParallelRegion region;
+    detail::FlushDenormals flush(options_.flush_denormals);
     if (t < shards) {
       try {
         run_shard(*lanes_[t], shard_of(t), loss, key, anomaly);
@@ -177,8 +181,8 @@ double DataParallel<T>::step(std::size_t rows, const LossFn& loss, std::uint64_t
     arrived.fetch_add(1, std::memory_order_acq_rel);
     for (int spin = 0; arrived.load(std::memory_order_acquire) < team; ++spin)
       if (spin > 4000) std::this_thread::yield();
-    if (failed.load(std::memory_order_acquire)) return;
-    finish(shards, t, team, static_cast<bool>(after) && std::isfinite(total()), after);
+    if (failed.load(std::memory_order_acquire) || t >= parts) return;
+    finish(shards, t, parts, static_cast<bool>(after) && std::isfinite(total()), after);
   };
   detail::thread_pool().run(work);
   for (auto& e : errors)
@@ -200,7 +204,7 @@ void DataParallel<T>::finish(std::size_t shards, std::size_t part, std::size_t p
       const T* __restrict src = lanes_[s]->own[i].data();
       for (std::size_t j = lo; j < hi; ++j) dst[j] += src[j];
     }
-    if (update) after(i, lo, hi);
+    if (update) after(part, i, lo, hi);
   }
 }
 

@@ -8,6 +8,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#define SLOPE_HAS_MXCSR 1
 #define SLOPE_PAUSE() _mm_pause()
 #else
 #define SLOPE_PAUSE() ((void)0)
@@ -124,6 +125,23 @@ void resize_thread_pool(int threads) {
   if (t.pool && t.pool->size() == threads) return;
   t.pool.reset();
   t.pool = std::make_unique<WorkerPool>(threads);
+}
+
+FlushDenormals::FlushDenormals(bool on) {
+#ifdef SLOPE_HAS_MXCSR
+  if (!on) return;
+  previous_ = _mm_getcsr();
+  _mm_setcsr(previous_ | 0x8040u);  // FTZ (bit 15) and DAZ (bit 6)
+  set_ = true;
+#else
+  (void)on;
+#endif
+}
+
+FlushDenormals::~FlushDenormals() {
+#ifdef SLOPE_HAS_MXCSR
+  if (set_) _mm_setcsr(previous_);
+#endif
 }
 
 bool in_parallel_region() { return g_in_region; }

@@ -72,6 +72,20 @@ class ParallelRegion {
   bool previous_;
 };
 
+/// While alive, the calling thread flushes subnormal floats to zero (x86's
+/// FTZ and DAZ bits of MXCSR; nothing elsewhere), then restores its mode.
+class FlushDenormals {
+ public:
+  explicit FlushDenormals(bool on);
+  ~FlushDenormals();
+  FlushDenormals(const FlushDenormals&) = delete;
+  FlushDenormals& operator=(const FlushDenormals&) = delete;
+
+ private:
+  unsigned previous_ = 0;
+  bool set_ = false;
+};
+
 /// How many parts a loop of `n` items in grains of `grain` is cut into: 1
 /// when it is too small, inside a parallel region, or with one thread.
 std::size_t parallel_parts(std::size_t n, std::size_t grain);

@@ -1,6 +1,9 @@
 // The tables of models, losses, regularizers, schedules and data sets.
 #include "slope/train/registry.hpp"
 
+#include "../kernels.hpp"
+#include "../simd.hpp"
+
 #include <cmath>
 
 #include <fmt/format.h>
@@ -114,6 +117,25 @@ TensorT<T> data_loss(const std::string& loss, const TensorT<T>& scores, std::spa
 }
 
 namespace {
+
+// lambda * R on a slice of a weight matrix, adding lambda * dR/dw into g. The
+// derivatives are the ops' kernels (kernels.hpp): square_grad for sum_squares,
+// abs_grad for sum_abs; the sums are simd.hpp's, as the ops' forwards.
+double no_penalty_slice(const float*, float*, std::size_t, double, double) { return 0.0; }
+double l2_slice(const float* w, float* g, std::size_t n, double lambda, double) {
+  const auto lam = static_cast<float>(lambda);
+  for (std::size_t i = 0; i < n; ++i) g[i] += detail::square_grad(w[i], lam);
+  return lambda * detail::sum_squares(w, n);
+}
+double l1_slice(const float* w, float* g, std::size_t n, double lambda, double) {
+  const auto lam = static_cast<float>(lambda);
+  for (std::size_t i = 0; i < n; ++i) g[i] += detail::abs_grad(w[i], lam);
+  return lambda * detail::sum_abs(w, n);
+}
+double elastic_slice(const float* w, float* g, std::size_t n, double lambda, double beta) {
+  return l2_slice(w, g, n, lambda * beta, 0.0) + l1_slice(w, g, n, lambda, 0.0);
+}
+
 template <class T>
 TensorT<T> no_penalty(const std::vector<TensorT<T>>&, double) { return scalar<T>(T(0)); }
 template <class T>
@@ -126,10 +148,11 @@ TensorT<T> elastic_penalty(const std::vector<TensorT<T>>& w, double beta) { retu
 
 const std::vector<RegularizerEntry>& regularizers() {
   static const std::vector<RegularizerEntry> table = {
-      {"none", "no penalty", &no_penalty<float>, &no_penalty<double>},
-      {"l2", "sum W^2: prefers spread-out weights", &l2_penalty<float>, &l2_penalty<double>},
-      {"l1", "sum |W|: prefers sparse weights", &l1_penalty<float>, &l1_penalty<double>},
-      {"elastic", "beta * sum W^2 + sum |W|", &elastic_penalty<float>, &elastic_penalty<double>},
+      {"none", "no penalty", &no_penalty<float>, &no_penalty<double>, &no_penalty_slice},
+      {"l2", "sum W^2: prefers spread-out weights", &l2_penalty<float>, &l2_penalty<double>, &l2_slice},
+      {"l1", "sum |W|: prefers sparse weights", &l1_penalty<float>, &l1_penalty<double>, &l1_slice},
+      {"elastic", "beta * sum W^2 + sum |W|", &elastic_penalty<float>, &elastic_penalty<double>,
+       &elastic_slice},
   };
   return table;
 }

@@ -90,6 +90,8 @@ Trainer::Trainer(Config config, const data::Dataset& train, ModelFactory model, 
   weights_ = nn::weights(*model_);
   optimizer_ = make_optimizer(config_, decay_groups(*model_, config_));
   parallel_ = std::make_unique<DataParallel<float>>(params_);
+  // The penalty applies to the weight matrices (nn::weights' rule).
+  for (const auto& p : params_) penalize_.push_back(p.dim() >= 2 ? 1 : 0);
   // The optimizer holds the parameters in its groups' order.
   for (const auto& p : params_)
     for (std::size_t k = 0; k < optimizer_->parameters().size(); ++k)
@@ -98,8 +100,7 @@ Trainer::Trainer(Config config, const data::Dataset& train, ModelFactory model, 
   schedule_ = make_schedule(config_, static_cast<std::int64_t>(batches_->batches_per_epoch()));
   labels_.resize(std::min(config_.batch, split_.train.size()));
   hits_.resize(static_cast<std::size_t>(kMaxThreads));
-  data_parts_.resize(static_cast<std::size_t>(kMaxThreads));
-  reg_parts_.resize(static_cast<std::size_t>(kMaxThreads));
+  reg_parts_.resize(parallel_->max_parts());
 }
 
 Trainer::~Trainer() = default;
@@ -114,7 +115,7 @@ Trainer::Step Trainer::train_step(std::span<const std::size_t> idx) {
   const std::size_t n = idx.size(), dim = train_.dim();
   if (n > labels_.size()) labels_.resize(n);
   std::fill(hits_.begin(), hits_.end(), 0);
-  std::fill(data_parts_.begin(), data_parts_.end(), 0.0);
+  std::fill(reg_parts_.begin(), reg_parts_.end(), 0.0);
   // Dropout masks come from (seed, step): a resumed run draws the same masks
   // without keeping any generator state, on any number of threads.
   const std::uint64_t key = config_.seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(step_) + 1;
@@ -125,29 +126,34 @@ Trainer::Step Trainer::train_step(std::span<const std::size_t> idx) {
   const bool fused_update = config_.clip_norm == 0.0;
   if (fused_update) optimizer_->begin_step();
   update_failed_ = false;
-  // Each shard gathers its own rows, runs the model and its loss: the data
-  // loss (a mean over its rows) plus the weight penalty (the same for every
-  // row, so the shards' weights add it up once).
-  const double total = parallel_->step(n, [&](const Shard& s) {
+  const RegularizerEntry& penalty = entry(regularizers(), config_.reg, "reg");
+  const bool penalized = config_.lambda != 0.0;
+  // Each shard gathers its own rows and runs the model and the data loss (a
+  // mean over its rows). The weight penalty, a function of the weights alone,
+  // is added in the finishing pass, slice by slice where the gradients are
+  // summed: lambda * dR/dw into the gradient, lambda * R into the loss (the
+  // same formula as regularization(), whose kernels it shares), so it costs
+  // no pass of its own over the weights.
+  const double data = parallel_->step(n, [&](const Shard& s) {
     Array<float> x = Array<float>::from_shape({s.rows(), dim});
     const std::span<std::int32_t> y(labels_.data() + s.begin, s.rows());
     data::gather<float>(train_, idx.subspan(s.begin, s.rows()), prep_, std::span<float>(x.data(), x.size()), y);
     const Tensor scores = model_->forward(Tensor(std::move(x)));
     hits_[s.index] = count_hits(scores, y);
-    const Tensor data = loss_(scores, y);
-    const Tensor reg = regularization(config_, weights_);
-    data_parts_[s.index] = static_cast<double>(data.item()) * static_cast<double>(s.rows()) / static_cast<double>(n);
-    reg_parts_[s.index] = reg.item();
-    return data + reg;
-  }, key, fused_update ? DataParallel<float>::SliceFn([&](std::size_t i, std::size_t lo, std::size_t hi) {
-    const std::size_t k = optimizer_index_[i];
-    optimizer_->update(k, lo, hi);
-    if (!all_finite(params_[i].data() + lo, hi - lo)) update_failed_ = true;
-  }) : DataParallel<float>::SliceFn());
+    return loss_(scores, y);
+  }, key, DataParallel<float>::SliceFn([&](std::size_t part, std::size_t i, std::size_t lo, std::size_t hi) {
+    float* w = params_[i].node()->value.data();
+    if (penalized && penalize_[i])
+      reg_parts_[part] += penalty.fused(w + lo, params_[i].node()->grad.data() + lo, hi - lo, config_.lambda,
+                                        config_.beta);
+    if (!fused_update) return;
+    optimizer_->update(optimizer_index_[i], lo, hi);
+    if (!all_finite(w + lo, hi - lo)) update_failed_ = true;
+  }));
   Step r;
-  for (double d : data_parts_) r.data_loss += d;
-  r.reg_loss = reg_parts_[0];  // every shard computes the same penalty
-  r.fused_update = fused_update && std::isfinite(total);
+  r.data_loss = data;
+  for (double part : reg_parts_) r.reg_loss += part;
+  r.fused_update = fused_update && std::isfinite(data);
   for (std::size_t h : hits_) r.hits += h;
   return r;
 }

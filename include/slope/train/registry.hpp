@@ -65,6 +65,10 @@ struct RegularizerEntry {
   // R(W) over the weight matrices (beta: the elastic net's L2 weight), or a 0-d zero.
   TensorT<float> (*f32)(const std::vector<TensorT<float>>&, double beta);
   TensorT<double> (*f64)(const std::vector<TensorT<double>>&, double beta);
+  // The same penalty on n entries of a weight matrix, for the Trainer's
+  // finishing pass: adds lambda * dR/dw to g and returns lambda * R, with the
+  // ops' own derivative kernels (so the graph and this give one formula).
+  double (*fused)(const float* w, float* g, std::size_t n, double lambda, double beta);
 };
 /// none, l2, l1, elastic.
 const std::vector<RegularizerEntry>& regularizers();

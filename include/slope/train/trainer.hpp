@@ -133,8 +133,8 @@ class Trainer {
   sched::Schedule schedule_;
   std::vector<std::int32_t> labels_;  // the current batch's labels, written by the shards
   std::vector<std::size_t> hits_;     // per shard
-  std::vector<double> data_parts_;    // per shard: its data loss times its share of the rows
-  std::vector<double> reg_parts_;     // per shard: the weight penalty (the same in every shard)
+  std::vector<double> reg_parts_;     // per part of the finishing pass: lambda * R over its slices
+  std::vector<std::uint8_t> penalize_;  // per parameter: a weight matrix the penalty applies to
   std::vector<std::size_t> optimizer_index_;  // parameter i of params_ in the optimizer
   std::atomic<bool> update_failed_{false};    // an update left NaN or Inf
   std::int64_t step_ = 0;
