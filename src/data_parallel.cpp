@@ -20,6 +20,7 @@ struct DataParallel<T>::Lane {
   std::vector<Array<T>> own;     // lanes 1..: one buffer per parameter
   std::vector<Array<T>*> grads;  // where this lane's gradients go
   std::vector<std::uint8_t> written;
+  std::vector<detail::DeferredProduct<T>> deferred;  // weight products left to the finishing pass
   double loss = 0.0;
 };
 
@@ -62,6 +63,7 @@ DataParallel<T>::DataParallel(std::vector<TensorT<T>> params, DataParallelOption
       for (auto& p : params_) lane->own.push_back(detail::new_array<T>(p.node()->value.shape()));
     for (std::size_t i = 0; i < params_.size(); ++i)
       lane->grads.push_back(t == 0 ? &params_[i].node()->grad : &lane->own[i]);
+    lane->deferred.reserve(16);
     lanes_.push_back(std::move(lane));
   }
 }
@@ -81,10 +83,13 @@ std::size_t DataParallel<T>::shards_for(std::size_t rows) const {
 
 template <class T>
 void DataParallel<T>::run_shard(Lane& lane, const Shard& shard, const LossFn& loss,
-                                std::uint64_t key, bool anomaly) {
+                                std::uint64_t key, bool anomaly, bool defer) {
   // Gradients of the parameters go to this lane's buffers; random ops draw
-  // from the step's key and the shard's rows; nested loops run inline.
+  // from the step's key and the shard's rows; nested loops run inline. The
+  // last step's deferred products are released here, on the thread that
+  // made their arrays (so its pool takes them back).
   std::fill(lane.written.begin(), lane.written.end(), 0);
+  lane.deferred.clear();
   struct Restore {
     ~Restore() {
       detail::grad_sink<T>() = nullptr;
@@ -92,7 +97,8 @@ void DataParallel<T>::run_shard(Lane& lane, const Shard& shard, const LossFn& lo
     }
   } restore;
   detail::GradSink<T> sink{std::span<const detail::Node<T>* const>(nodes_),
-                           std::span<Array<T>* const>(lane.grads), std::span<std::uint8_t>(lane.written)};
+                           std::span<Array<T>* const>(lane.grads), std::span<std::uint8_t>(lane.written),
+                           defer ? &lane.deferred : nullptr};
   detail::ShardRows rows{key, shard.begin, 0};
   detail::grad_sink<T>() = &sink;
   detail::shard_rows() = &rows;
@@ -143,7 +149,7 @@ double DataParallel<T>::step(std::size_t rows, const LossFn& loss, std::uint64_t
     detail::FlushDenormals flush(options_.flush_denormals);
     {
       detail::BlasThreads one(shards > 1 ? 1 : num_threads());
-      for (std::size_t s = 0; s < shards; ++s) run_shard(*lanes_[s], shard_of(s), loss, key, anomaly);
+      for (std::size_t s = 0; s < shards; ++s) run_shard(*lanes_[s], shard_of(s), loss, key, anomaly, false);
     }
     const double t = total();
     const bool update = static_cast<bool>(after) && std::isfinite(t);
@@ -171,7 +177,7 @@ double DataParallel<T>::step(std::size_t rows, const LossFn& loss, std::uint64_t
     detail::FlushDenormals flush(options_.flush_denormals);
     if (t < shards) {
       try {
-        run_shard(*lanes_[t], shard_of(t), loss, key, anomaly);
+        run_shard(*lanes_[t], shard_of(t), loss, key, anomaly, true);
       } catch (...) {
         errors[t] = std::current_exception();
         failed.store(true, std::memory_order_release);
@@ -192,18 +198,42 @@ double DataParallel<T>::step(std::size_t rows, const LossFn& loss, std::uint64_t
 
 template <class T>
 void DataParallel<T>::finish(std::size_t shards, std::size_t part, std::size_t parts, bool update, SliceFn after) {
-  // grad = lane 0's share + lane 1's + ..., entry by entry in lane order, so
-  // the sum does not depend on how the entries are split over the parts.
+  // grad = lane 0's share + lane 1's + ... + each lane's deferred products,
+  // entry by entry in that order, so the sum does not depend on how the
+  // entries are split over the parts.
   for (std::size_t i = 0; i < params_.size(); ++i) {
+    const Array<T>& value = params_[i].node()->value;
     T* __restrict dst = params_[i].node()->grad.data();
-    const std::size_t n = params_[i].size(), lo = n * part / parts, hi = n * (part + 1) / parts;
+    const std::size_t n = value.size();
+    bool deferred = false;
+    for (std::size_t s = 0; s < shards && !deferred; ++s)
+      for (const auto& d : lanes_[s]->deferred) deferred = deferred || d.slot == i;
+    // A parameter with deferred products is split by whole rows (each part
+    // computes its rows of the products); the others by entries.
+    const std::size_t rows = deferred ? value.shape()[0] : n, width = deferred ? n / rows : 1;
+    const std::size_t r0 = rows * part / parts, r1 = rows * (part + 1) / parts;
+    const std::size_t lo = r0 * width, hi = r1 * width;
     if (lo == hi) continue;
-    if (!lanes_[0]->written[i]) std::fill(dst + lo, dst + hi, T(0));
+    bool written = lanes_[0]->written[i];
     for (std::size_t s = 1; s < shards; ++s) {
       if (!lanes_[s]->written[i]) continue;
       const T* __restrict src = lanes_[s]->own[i].data();
-      for (std::size_t j = lo; j < hi; ++j) dst[j] += src[j];
+      if (!written) std::copy(src + lo, src + hi, dst + lo);
+      else
+        for (std::size_t j = lo; j < hi; ++j) dst[j] += src[j];
+      written = true;
     }
+    for (std::size_t s = 0; s < shards && deferred; ++s)
+      for (const auto& d : lanes_[s]->deferred) {
+        if (d.slot != i) continue;
+        // Rows [r0, r1) of op(A) op(B), an (m, n) product with inner size k.
+        const T* a = d.a->value.data();
+        const std::size_t lda = d.ta ? d.m : d.k, ldb = d.tb ? d.k : d.n;
+        detail::gemm(d.ta, d.tb, int(r1 - r0), int(d.n), int(d.k), T(1), d.ta ? a + r0 : a + r0 * d.k, int(lda),
+                     d.b.data(), int(ldb), written ? T(1) : T(0), dst + r0 * d.n, int(d.n));
+        written = true;
+      }
+    if (!written) std::fill(dst + lo, dst + hi, T(0));
     if (update) after(part, i, lo, hi);
   }
 }

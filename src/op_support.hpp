@@ -240,12 +240,35 @@ const T* broadcast_data(const Array<T>& a, const Shape& shape, Array<T>& scratch
 /// While a shard of a data-parallel step runs on a thread, the gradients of
 /// the step's parameters (leaves) go to the shard's own buffers instead of
 /// the shared nodes, so shards never write the same memory.
+/// A parameter's gradient share left for the step's finishing pass: C += op(A)
+/// op(B), an (m, n) product with inner size k, A the value of `a` (kept
+/// alive here) and B an array of this record's own. The finishing pass
+/// computes each thread's rows of it right where the shards' shares are
+/// summed, so no shard writes (and no pass re-reads) a whole weight-sized
+/// buffer for it.
+template <class T>
+struct DeferredProduct {
+  std::size_t slot = 0;  // the parameter
+  bool ta = false, tb = false;
+  std::size_t m = 0, n = 0, k = 0;
+  std::shared_ptr<Node<T>> a;
+  Array<T> b = empty_array<T>();
+};
+
 template <class T>
 struct GradSink {
   std::span<const Node<T>* const> nodes;  // the parameters
   std::span<Array<T>* const> grads;       // one buffer per parameter, value-shaped
   std::span<std::uint8_t> written;        // whether the buffer holds this shard's share yet
+  std::vector<DeferredProduct<T>>* deferred = nullptr;  // where products may be left (sharded steps)
 };
+
+/// Inside a sharded step, leaves `node`'s share op(A) op(B) (A = a->value, B
+/// moved in) for the finishing pass and returns true; false (and nothing
+/// taken) when the product must be computed now.
+template <class T>
+bool defer_product(Node<T>& node, bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k,
+                   const std::shared_ptr<Node<T>>& a, Array<T>& b);
 /// The calling thread's sink, or nullptr outside a shard.
 template <class T>
 GradSink<T>*& grad_sink();

@@ -73,7 +73,11 @@ TensorT<T> matmul_2d(const TensorT<T>& a, const TensorT<T>& b) {
     // dA = dC B^T  (m, k);  dB = A^T dC  (k, n), the transposes as gemm flags.
     // Only for inputs that need it: the input batch never gets a dX.
     if (A.requires_grad) add_product(in(out, 0), false, true, m, k, n, out.grad, B.value);
-    if (B.requires_grad) add_product(in(out, 1), true, false, k, n, m, A.value, out.grad);
+    // Inside a sharded step a parameter's dB is left to the finishing pass
+    // (out.grad is this node's own and is not needed after this line).
+    if (B.requires_grad &&
+        (out.retains_grad || !detail::defer_product(in(out, 1), true, false, k, n, m, out.inputs[0].node, out.grad)))
+      add_product(in(out, 1), true, false, k, n, m, A.value, out.grad);
   });
 }
 
@@ -202,10 +206,12 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& W, const TensorT<T>& b,
       const T* yv = out.value.data();
       detail::for_each_index(m * n, [g, yv](std::size_t i) { g[i] = detail::relu_grad(yv[i], g[i]); });
     }
-    // dW = x^T G (k, n), db = colsum(G) (n), dx = G W^T (m, k).
-    if (Wn.requires_grad) add_product(in(out, 1), true, false, k, n, m, X.value, *G);
+    // db = colsum(G) (n), dx = G W^T (m, k), dW = x^T G (k, n): dW last, since
+    // inside a sharded step it is left, with G, to the finishing pass.
     if (in(out, 2).requires_grad) add_column_sums(in(out, 2), G->data(), m, n);
     if (X.requires_grad) add_product(in(out, 0), false, true, m, k, n, *G, Wn.value);
+    if (Wn.requires_grad && !detail::defer_product(in(out, 1), true, false, k, n, m, out.inputs[0].node, *G))
+      add_product(in(out, 1), true, false, k, n, m, X.value, *G);
   });
 }
 

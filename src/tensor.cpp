@@ -149,6 +149,25 @@ static std::pair<GradSink<T>*, std::size_t> sink_slot(const Node<T>& node) {
 }
 
 template <class T>
+bool defer_product(Node<T>& node, bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k,
+                   const std::shared_ptr<Node<T>>& a, Array<T>& b) {
+  GradSink<T>* sink = grad_sink<T>();
+  if (!sink || !sink->deferred || g_anomaly) return false;
+  const auto [found, i] = sink_slot(node);
+  if (!found) return false;
+  DeferredProduct<T>& d = sink->deferred->emplace_back();  // capacity kept from step to step
+  d.slot = i;
+  d.ta = ta;
+  d.tb = tb;
+  d.m = m;
+  d.n = n;
+  d.k = k;
+  d.a = a;
+  d.b = std::move(b);
+  return true;
+}
+
+template <class T>
 GradTarget<T> grad_target(Node<T>& node) {
   if (auto [sink, i] = sink_slot(node); sink) {
     const bool fresh = !sink->written[i];
@@ -493,6 +512,9 @@ std::string to_string(const TensorT<T>& t) {
   template void detail::accumulate_grad<T>(detail::Node<T>&, const Array<T>&);                  \
   template void detail::check_finite<T>(const Array<T>&, const char*, const char*);             \
   template TensorT<T> detail::reads_no_inputs<T>(TensorT<T>);                                  \
+  template bool detail::defer_product<T>(detail::Node<T>&, bool, bool, std::size_t, std::size_t,  \
+                                         std::size_t, const std::shared_ptr<detail::Node<T>>&,   \
+                                         Array<T>&);                                             \
   template TensorT<T> detail::make_result<T>(const char*, Array<T>&&,                           \
                                              std::initializer_list<const TensorT<T>*>,          \
                                              detail::Backward<T>, detail::Saved<T>&&);          \

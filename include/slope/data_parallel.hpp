@@ -122,7 +122,7 @@ class DataParallel {
 
  private:
   struct Lane;
-  void run_shard(Lane& lane, const Shard& shard, const LossFn& loss, std::uint64_t key, bool anomaly);
+  void run_shard(Lane& lane, const Shard& shard, const LossFn& loss, std::uint64_t key, bool anomaly, bool defer);
   // Part `part` of `parts` of the finishing pass: sums the lanes' gradients
   // into the parameters' and runs `after`, over that part of every parameter.
   void finish(std::size_t shards, std::size_t part, std::size_t parts, bool update, SliceFn after);
