@@ -25,7 +25,8 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # ---- 1. packages ------------------------------------------------------------
 packages=(cmake g++ make pkg-config libxtensor-dev libxsimd-dev libfmt-dev catch2
-          libopenblas-dev zlib1g-dev dataset-fashion-mnist)
+          libopenblas-dev zlib1g-dev dataset-fashion-mnist
+          openmpi-bin libopenmpi-dev)  # mpirun -np N slope train (the MPI backend)
 # The fuzz targets need clang and its sanitizer/libFuzzer runtimes.
 [[ $mode == test ]] && packages+=(clang-14 libclang-rt-14-dev)
 # The interop test (tests/interop) reads and writes state_dict files with NumPy.
@@ -56,7 +57,7 @@ start=$(now)
 # The suite is built only when it will run; the options are set explicitly so
 # that a build/ configured otherwise earlier cannot skip it.
 [[ $mode == test ]] && tests=ON || tests=OFF
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSLOPE_BUILD_TESTS=$tests -DSLOPE_BUILD_EXAMPLES=ON
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSLOPE_BUILD_TESTS=$tests -DSLOPE_BUILD_EXAMPLES=ON -DSLOPE_MPI=ON
 cmake --build build -j "$jobs"
 build_time=$(elapsed "$start")
 echo "== build: ${build_time} s (Release, -j${jobs})"

@@ -19,6 +19,12 @@ slope_find_dependency(xsimd)
 slope_find_dependency(xtensor)
 slope_find_dependency(fmt)
 slope_find_dependency(ZLIB)
+if(SLOPE_MPI)
+  # The C API through the C++ compiler (slope is a C++ project; the MPI C++
+  # bindings, deprecated since MPI 2.2, are not wanted).
+  set(MPI_CXX_SKIP_MPICXX ON)
+  slope_find_dependency(MPI COMPONENTS CXX)
+endif()
 
 # OpenBLAS, as the imported target slope::blas. Prefer OpenBLAS's CMake config:
 # it points at the pthread build, not the reference BLAS that

@@ -51,12 +51,16 @@ install(FILES
 # plain Requires and `pkg-config --libs slope` lists them; a shared libslope.so
 # records them itself and they move to Requires.private (for --static only).
 get_target_property(SLOPE_LIBRARY_TYPE slope TYPE)
+set(SLOPE_PC_LINKED "openblas zlib")
+if(SLOPE_MPI)
+  string(APPEND SLOPE_PC_LINKED " ompi-c")  # Debian's OpenMPI pkg-config name
+endif()
 if(SLOPE_LIBRARY_TYPE STREQUAL "STATIC_LIBRARY")
-  set(SLOPE_PC_REQUIRES "xtensor fmt openblas zlib")
+  set(SLOPE_PC_REQUIRES "xtensor fmt ${SLOPE_PC_LINKED}")
   set(SLOPE_PC_REQUIRES_PRIVATE "")
 else()
   set(SLOPE_PC_REQUIRES "xtensor fmt")
-  set(SLOPE_PC_REQUIRES_PRIVATE "openblas zlib")
+  set(SLOPE_PC_REQUIRES_PRIVATE "${SLOPE_PC_LINKED}")
 endif()
 # The prefix is found from the .pc file's own directory (${pcfiledir}).
 file(RELATIVE_PATH SLOPE_PC_TO_PREFIX /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)

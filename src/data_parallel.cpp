@@ -9,6 +9,7 @@
 
 #include "blas.hpp"
 #include "op_support.hpp"
+#include "slope/distributed.hpp"
 #include "slope/runtime.hpp"
 
 namespace slope {
@@ -121,7 +122,12 @@ template <class T>
 double DataParallel<T>::step(std::size_t rows, const LossFn& loss, std::uint64_t key, SliceFn after) {
   if (rows == 0) throw ValueError("DataParallel::step: the batch is empty");
   if (!grad_enabled()) throw Error("DataParallel::step: called under NoGradGuard (no graph to differentiate)");
-  const std::size_t shards = shards_for(rows);
+  dist::Communicator& comm = options_.comm ? *options_.comm : dist::single_process();
+  const auto ranks = static_cast<std::size_t>(comm.size()), rank = static_cast<std::size_t>(comm.rank());
+  // This process's rows of the global batch, then its shards of them; a
+  // shard's rows are numbered in the global batch.
+  const std::size_t first = rows * rank / ranks, local = rows * (rank + 1) / ranks - first;
+  const std::size_t shards = local == 0 ? 0 : shards_for(local);
   const bool anomaly = anomaly_enabled();
   // Lane 0 writes the parameters' own gradients: make sure they are value-sized
   // (someone may have replaced or cleared them since the last step).
@@ -131,69 +137,142 @@ double DataParallel<T>::step(std::size_t rows, const LossFn& loss, std::uint64_t
     else if (!detail::shapes_equal(node.grad, node.value)) node.grad.reshape(node.value.shape());
     node.has_grad = true;
   }
-  const auto shard_of = [&](std::size_t s) { return Shard{s, rows * s / shards, rows * (s + 1) / shards, rows}; };
-  // L = sum_s (n_s / N) L_s, in shard order.
-  const auto total = [&] {
+  for (std::size_t s = shards; s < lanes_.size(); ++s) {  // lanes without a shard this step hold nothing
+    std::fill(lanes_[s]->written.begin(), lanes_[s]->written.end(), 0);
+    lanes_[s]->deferred.clear();
+  }
+  const auto shard_of = [&](std::size_t s) {
+    return Shard{s, first + local * s / shards, first + local * (s + 1) / shards, rows};
+  };
+  // This process's part of L = sum_s (n_s / N) L_s, in shard order.
+  const auto partial = [&] {
     double t = 0.0;
     for (std::size_t s = 0; s < shards; ++s)
       t += lanes_[s]->loss * static_cast<double>(shard_of(s).rows()) / static_cast<double>(rows);
     return t;
   };
+  // With several processes the gradients are summed over them between the
+  // local sums and the update: the finishing pass runs in two halves.
+  const bool alone = ranks == 1;
   std::unique_lock lock(detail::run_lock(), std::try_to_lock);
   const std::size_t team = lock.owns_lock() ? static_cast<std::size_t>(detail::thread_pool().size()) : 1;
-  if (shards == 1 || team < shards) {
+  double total = 0.0;
+  if (shards <= 1 || team < shards) {
     // One thread, or the team is busy (another thread's step): the shards
     // run here one after another (the same shards, so the same result), and
     // the finishing pass splits over the team when it is free.
     if (lock.owns_lock()) lock.unlock();
     detail::FlushDenormals flush(options_.flush_denormals);
-    {
+    std::exception_ptr error;
+    try {
       detail::BlasThreads one(shards > 1 ? 1 : num_threads());
       for (std::size_t s = 0; s < shards; ++s) run_shard(*lanes_[s], shard_of(s), loss, key, anomaly, false);
+    } catch (...) {
+      error = std::current_exception();
     }
-    const double t = total();
-    const bool update = static_cast<bool>(after) && std::isfinite(t);
-    std::size_t entries = 0;
-    for (auto& p : params_) entries += p.size();
-    const std::size_t parts = std::min(threads_, detail::parallel_part_count(entries, detail::kElementwiseGrain));
-    detail::parallel_for_parts(parts, 1, [&](std::size_t part, std::size_t, std::size_t) {
-      detail::FlushDenormals flush_part(options_.flush_denormals);
-      finish(shards, part, parts, update, after);
+    if (alone && error) std::rethrow_exception(error);
+    total = alone ? partial() : agree(error, partial());
+    const bool update = static_cast<bool>(after) && std::isfinite(total);
+    in_parts([&](std::size_t part, std::size_t parts) {
+      finish(shards, part, parts, alone && update, after);
     });
-    return t;
+    if (!alone) {
+      reduce_over_processes(comm);
+      if (update) in_parts([&](std::size_t part, std::size_t parts) { update_part(part, parts, after); });
+    }
+    return total;
   }
   // Shards side by side, each with single-threaded BLAS; then, after every
-  // shard is done, each thread sums and updates its part of every parameter
-  // in the same dispatch.
-  detail::BlasThreads one(1);
-  const std::size_t parts = std::min(team, threads_);  // the finishing pass's parts (<= max_parts())
-  std::atomic<std::size_t> arrived{0};
-  std::atomic<bool> failed{false};
+  // shard is done, each thread sums (and, alone, updates) its part of every
+  // parameter in the same dispatch.
   std::vector<std::exception_ptr>& errors = errors_;
   errors.assign(team, nullptr);
-  auto work = [&](int ti) {
-    const auto t = static_cast<std::size_t>(ti);
-    detail::ParallelRegion region;
-    detail::FlushDenormals flush(options_.flush_denormals);
-    if (t < shards) {
-      try {
-        run_shard(*lanes_[t], shard_of(t), loss, key, anomaly, true);
-      } catch (...) {
-        errors[t] = std::current_exception();
-        failed.store(true, std::memory_order_release);
+  {
+    detail::BlasThreads one(1);
+    const std::size_t parts = std::min(team, threads_);  // the finishing pass's parts (<= max_parts())
+    std::atomic<std::size_t> arrived{0};
+    std::atomic<bool> failed{false};
+    auto work = [&](int ti) {
+      const auto t = static_cast<std::size_t>(ti);
+      detail::ParallelRegion region;
+      detail::FlushDenormals flush(options_.flush_denormals);
+      if (t < shards) {
+        try {
+          run_shard(*lanes_[t], shard_of(t), loss, key, anomaly, true);
+        } catch (...) {
+          errors[t] = std::current_exception();
+          failed.store(true, std::memory_order_release);
+        }
       }
-    }
-    // A barrier of the whole team: spin briefly, then yield.
-    arrived.fetch_add(1, std::memory_order_acq_rel);
-    for (int spin = 0; arrived.load(std::memory_order_acquire) < team; ++spin)
-      if (spin > 4000) std::this_thread::yield();
-    if (failed.load(std::memory_order_acquire) || t >= parts) return;
-    finish(shards, t, parts, static_cast<bool>(after) && std::isfinite(total()), after);
-  };
-  detail::thread_pool().run(work);
+      // A barrier of the whole team: spin briefly, then yield.
+      arrived.fetch_add(1, std::memory_order_acq_rel);
+      for (int spin = 0; arrived.load(std::memory_order_acquire) < team; ++spin)
+        if (spin > 4000) std::this_thread::yield();
+      if (failed.load(std::memory_order_acquire) || t >= parts) return;
+      finish(shards, t, parts, alone && static_cast<bool>(after) && std::isfinite(partial()), after);
+    };
+    detail::thread_pool().run(work);
+  }
+  std::exception_ptr error;
   for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-  return total();
+    if (e && !error) error = e;
+  if (alone) {
+    if (error) std::rethrow_exception(error);
+    return partial();
+  }
+  total = agree(error, partial());
+  reduce_over_processes(comm);
+  if (static_cast<bool>(after) && std::isfinite(total)) {
+    lock.unlock();  // the update's parts go over the team again
+    in_parts([&](std::size_t part, std::size_t parts) { update_part(part, parts, after); });
+  }
+  return total;
+}
+
+template <class T>
+double DataParallel<T>::agree(std::exception_ptr error, double partial) {
+  // One all-reduce of (failed, which rank, loss): every process learns
+  // whether any failed before the gradients' collectives, so none waits for
+  // a process that stopped: the failed one rethrows its own error, the
+  // others say which rank failed. Otherwise the loss summed over them.
+  dist::Communicator& comm = *options_.comm;
+  double v[3] = {error ? 1.0 : 0.0, error ? static_cast<double>(comm.rank()) : 0.0, error ? 0.0 : partial};
+  comm.all_reduce_sum(std::span<double>(v, 3));
+  if (error) std::rethrow_exception(error);
+  if (v[0] > 0.0)
+    throw Error(fmt::format("DataParallel: another process's shard failed (rank {}{}); see its message",
+                            static_cast<int>(v[1]), v[0] > 1.0 ? " and others" : ""));
+  return v[2];
+}
+
+template <class T>
+void DataParallel<T>::reduce_over_processes(dist::Communicator& comm) {
+  // One all-reduce per parameter (a contiguous bucket), in parameter order on
+  // every process.
+  for (auto& p : params_) {
+    Array<T>& g = p.node()->grad;
+    comm.all_reduce_sum(std::span<T>(g.data(), g.size()));
+  }
+}
+
+template <class T>
+template <class F>
+void DataParallel<T>::in_parts(F&& f) {
+  std::size_t entries = 0;
+  for (auto& p : params_) entries += p.size();
+  const std::size_t parts = std::min(threads_, detail::parallel_part_count(entries, detail::kElementwiseGrain));
+  detail::parallel_for_parts(parts, 1, [&](std::size_t part, std::size_t, std::size_t) {
+    detail::FlushDenormals flush(options_.flush_denormals);
+    f(part, parts);
+  });
+}
+
+template <class T>
+void DataParallel<T>::update_part(std::size_t part, std::size_t parts, SliceFn after) {
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    const std::size_t n = params_[i].size(), lo = n * part / parts, hi = n * (part + 1) / parts;
+    if (lo < hi) after(part, i, lo, hi);
+  }
 }
 
 template <class T>

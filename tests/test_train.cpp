@@ -147,7 +147,7 @@ TEST_CASE("Config::to_text and from_text round-trip exactly, numbers to the last
   const std::vector<std::string> core{
       "model", "hidden", "blocks", "activation", "dropout", "loss", "reg", "lambda", "beta", "optimizer",
       "lr", "momentum", "beta1", "beta2", "eps", "alpha", "weight_decay", "decay_biases", "clip_norm",
-      "schedule", "warmup_epochs", "gamma", "min_lr", "epochs", "batch", "seed", "val_size", "center"};
+      "schedule", "warmup_epochs", "gamma", "min_lr", "epochs", "batch", "base_batch", "seed", "val_size", "center"};
   CHECK(keys == core);
   std::string expected;
   for (const auto& k : keys) expected += k + "=" + c.get(k) + "\n";
@@ -243,6 +243,31 @@ TEST_CASE("make_schedule warms up linearly, then decays by cosine to the floor",
     CHECK(h(5) == Approx(0.1));
     CHECK(h(40) == Approx(0.0).margin(1e-12));
   }
+}
+
+TEST_CASE("base_batch applies the linear scaling rule: lr x k, warmed up from lr (Goyal et al.)", "[train][schedule]") {
+  // Batch 1024 = 4 x 256: the peak is 4 lr, reached after 5 epochs of a
+  // straight climb from lr.
+  train::Config c;
+  c.lr = 0.1;
+  c.batch = 1024;
+  c.base_batch = 256;
+  c.epochs = 20;
+  c.warmup_epochs = 5;
+  c.schedule = "constant";
+  const auto s = train::make_schedule(c, 10);
+  CHECK(s(0) == Approx(0.1));
+  CHECK(s(25) == Approx(0.25));  // halfway up: lr (1 + (4 - 1) / 2)
+  CHECK(s(50) == Approx(0.4));
+  CHECK(s(199) == Approx(0.4));
+  // base_batch 0 keeps lr as given (and the warm-up from 0).
+  c.base_batch = 0;
+  CHECK(train::make_schedule(c, 10)(0) == Approx(0.0).margin(1e-12));
+  CHECK(train::make_schedule(c, 10)(50) == Approx(0.1));
+  // A batch below the base scales down, with no warm-up from above the peak.
+  c.base_batch = 2048;
+  CHECK(train::make_schedule(c, 10)(0) == Approx(0.05));
+  CHECK(train::make_schedule(c, 10)(60) == Approx(0.05));
 }
 
 TEST_CASE("make_schedule gives each named shape over the whole run", "[train][schedule]") {

@@ -32,6 +32,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "slope/distributed.hpp"
 #include "slope/tensor.hpp"
 
 namespace slope {
@@ -57,6 +58,12 @@ struct DataParallelOptions {
   // and each costs ~100 cycles on x86: flushing them kept the benchmark's
   // later epochs 25% faster. false keeps IEEE gradual underflow.
   bool flush_denormals = true;
+  // The processes the batch is spread over (dist::mpi_world()); none: this
+  // process alone. Each process computes its rows of every batch (rows
+  // [N r / P, N (r + 1) / P) of N for rank r of P) in shards of its own, the
+  // gradients are summed over the processes, and every process applies the
+  // same update: P processes give one process's result within rounding.
+  dist::Communicator* comm = nullptr;
 };
 
 /// A non-owning reference to a callable, valid for one call (no allocation
@@ -114,7 +121,7 @@ class DataParallel {
   /// Error if called under NoGradGuard.
   double step(std::size_t rows, const LossFn& loss, std::uint64_t key = 0, SliceFn after = {});
 
-  /// How many shards a batch of `rows` rows is cut into.
+  /// How many shards a batch (or this process's part of one) of `rows` rows is cut into.
   std::size_t shards_for(std::size_t rows) const;
   /// The most parts the finishing pass is cut into (one per thread).
   std::size_t max_parts() const { return threads_; }
@@ -126,6 +133,13 @@ class DataParallel {
   // Part `part` of `parts` of the finishing pass: sums the lanes' gradients
   // into the parameters' and runs `after`, over that part of every parameter.
   void finish(std::size_t shards, std::size_t part, std::size_t parts, bool update, SliceFn after);
+  // Across processes: every process learns whether one failed, and the loss
+  // summed over them; then the gradients summed; the update's parts after that.
+  double agree(std::exception_ptr error, double partial);
+  void reduce_over_processes(dist::Communicator& comm);
+  template <class F>
+  void in_parts(F&& f);
+  void update_part(std::size_t part, std::size_t parts, SliceFn after);
 
   std::vector<TensorT<T>> params_;
   std::vector<const detail::Node<T>*> nodes_;

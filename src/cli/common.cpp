@@ -78,8 +78,22 @@ train::Config config_from(const Args& args) {
 }
 
 void apply_threads(const Args& args) {
-  const long cores = std::max(1u, std::thread::hardware_concurrency());
+  // Processes started on this machine by mpirun share its cores.
+  const long cores = std::max(1L, static_cast<long>(std::max(1u, std::thread::hardware_concurrency())) /
+                                      dist::local_processes());
   set_num_threads(static_cast<int>(args.integer("threads", std::min<long>(cores, kMaxThreads), 1, kMaxThreads)));
+}
+
+dist::Communicator& world() {
+  if (!dist::launched_by_mpi()) return dist::single_process();
+  if (dist::mpi_available()) return dist::mpi_world();
+  // mpirun started copies of a build without MPI: each would train alone
+  // and write the same files.
+  const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+  if (size && std::strcmp(size, "1") != 0)
+    throw UsageError(fmt::format("started by mpirun with {} processes, but this slope has no MPI backend: "
+                                 "rebuild with -DSLOPE_MPI=ON", size));
+  return dist::single_process();
 }
 
 data::Dataset load_data(const Args& args, std::string_view split) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "args.hpp"
+#include "slope/distributed.hpp"
 #include "slope/train.hpp"
 
 namespace slope::cli {
@@ -21,6 +22,10 @@ std::vector<OptionSpec> config_options();
 train::Config config_from(const Args& args);
 /// Applies --threads (default: all cores), 1 to kMaxThreads.
 void apply_threads(const Args& args);
+/// The processes of the run: MPI's world when mpirun started this one (and
+/// the build has MPI), else this process alone. UsageError if mpirun started
+/// several copies of a build without MPI.
+dist::Communicator& world();
 /// The data set named by --data (default fashion-mnist) from --data-dir;
 /// UsageError if the name is unknown or the directory does not exist.
 data::Dataset load_data(const Args& args, std::string_view split);

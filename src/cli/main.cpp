@@ -12,6 +12,7 @@
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "slope/distributed.hpp"
 #include "slope/error.hpp"
 #include "slope/runtime.hpp"
 
@@ -45,6 +46,14 @@ void choose_blas_kernels(char** argv) {
   ::execv("/proc/self/exe", argv);  // on failure, go on with the generic kernels
 }
 
+// " (rank 1)" in the messages of a process that mpirun started.
+std::string rank_suffix() {
+  const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+  if (!rank) rank = std::getenv("PMI_RANK");
+  if (!rank || !*rank || std::strlen(rank) > 6 || std::strspn(rank, "0123456789") != std::strlen(rank)) return "";
+  return fmt::format(" (rank {})", rank);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -75,14 +84,20 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "slope: unknown command '{}'\n\n{}", command, kUsage);
     return 2;
   } catch (const UsageError& e) {
-    fmt::print(stderr, "slope {}: {}\nRun 'slope {} --help' for the options.\n", command, e.what(), command);
+    fmt::print(stderr, "slope {}{}: {}\nRun 'slope {} --help' for the options.\n", command, rank_suffix(), e.what(),
+               command);
+    slope::dist::abort_all(2);
     return 2;
   } catch (const std::bad_alloc&) {
-    fmt::print(stderr, "\nslope {}: error: out of memory (a model or data set too large for this machine?)\n",
-               command);
+    fmt::print(stderr, "\nslope {}{}: error: out of memory (a model or data set too large for this machine?)\n",
+               command, rank_suffix());
+    slope::dist::abort_all(1);
     return 1;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "\nslope {}: error: {}\n", command, e.what());
+    fmt::print(stderr, "\nslope {}{}: error: {}\n", command, rank_suffix(), e.what());
+    // Under mpirun the other processes would wait for this one in their next
+    // collective: end them all now.
+    slope::dist::abort_all(1);
     return 1;
   }
 }

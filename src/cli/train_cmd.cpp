@@ -78,6 +78,12 @@ int train_command(int argc, char** argv) {
                                    "extends it)", fmt::join(ignored, ", ")));
   }
 
+  // Under mpirun (once the command line is known to be good) every process
+  // trains its share of each batch; rank 0 alone prints and writes files.
+  dist::Communicator& comm = world();
+  const bool root = comm.rank() == 0;
+  if (!root && !std::freopen("/dev/null", "w", stdout))
+    throw IoError(fmt::format("rank {}: cannot silence standard output", comm.rank()));
   const auto [train_set, test_set] = load_train_test(args);
   if (!args.has("val-size") && train_set.size() < 2 * config.val_size)
     config.val_size = train_set.size() / 5;  // small sets (spiral): a fifth for validation
@@ -86,7 +92,12 @@ int train_command(int argc, char** argv) {
       args.has("resume")
           ? train::Trainer::resume(args.get("resume"), train_set, args.has("epochs") ? config.epochs : 0)
           : std::make_unique<train::Trainer>(config, train_set);
+  if (comm.size() > 1) trainer->distribute(comm);
+  const std::int64_t start_step = trainer->step();
   config = trainer->config();
+  if (comm.size() > 1)
+    fmt::print("slope train: {}, {} thread{} each, each computing 1/{} of every batch of {}\n", comm.describe(),
+               num_threads(), num_threads() == 1 ? "" : "s", comm.size(), config.batch);
   fmt::print("slope train: {} ({} train / {} val / {} test), model {}, {} loss, {} lr {:.3g}, "
              "{} schedule, {} epochs of batch {}\n",
              train_set.name, trainer->split().train.size(), trainer->split().val.size(), test_set.size(),
@@ -96,13 +107,15 @@ int train_command(int argc, char** argv) {
     fmt::print("resumed from {} after epoch {} (step {})\n", args.get("resume"), trainer->epochs_done(),
                trainer->step());
   std::unique_ptr<LineFile> metrics;
-  if (args.has("metrics")) metrics = std::make_unique<LineFile>(args.get("metrics"));
+  if (args.has("metrics") && root) metrics = std::make_unique<LineFile>(args.get("metrics"));
   std::fflush(stdout);
 
   train::EpochStats last;
   Progress progress(stderr);
   while (!trainer->done()) {
-    last = trainer->run_epoch([&](std::size_t i, std::size_t n, double loss) { progress.update(i, n, loss); });
+    last = trainer->run_epoch([&](std::size_t i, std::size_t n, double loss) {
+      if (root) progress.update(i, n, loss);
+    });
     progress.clear();
     fmt::print("epoch {:>3}/{}  loss {:.4f} (data {:.4f} + reg {:.4f})  train {:.2f}%  val {:.2f}%  "
                "lr {:.2e}  {:.0f} ex/s  {:.1f}s\n",
@@ -111,7 +124,7 @@ int train_command(int argc, char** argv) {
                last.seconds);
     std::fflush(stdout);
     if (metrics) metrics->write_line(epoch_json(last));
-    if (args.has("save")) trainer->save(args.get("save"));
+    if (args.has("save") && root) trainer->save(args.get("save"));
   }
   if (metrics) metrics->close();
   if (last.epoch == 0) {
@@ -126,19 +139,26 @@ int train_command(int argc, char** argv) {
   }
   if (trainer->split().val.empty()) last.val_accuracy = last.val_loss = NAN;  // no validation split
   const train::Evaluation test = trainer->evaluate(test_set);
-  if (args.has("export")) {
+  if (args.has("export") && root) {
     if (exports_safetensors(args)) trainer->export_model(args.get("export"));
     else trainer->export_npy(args.get("export"));
   }
   const double seconds = now_seconds() - t0;
   fmt::print("test accuracy {:.2f}% (loss {:.4f}) after {:.1f}s\n", 100 * test.accuracy, test.data_loss, seconds);
+  if (comm.size() > 1)
+    fmt::print("all-reduce: {:.2f} MB per process per step; {:.1f}% of rank 0's time in collectives\n",
+               static_cast<double>(comm.reduced_bytes()) / 1e6 / static_cast<double>(std::max<std::int64_t>(
+                   1, trainer->step() - start_step)),
+               100.0 * comm.collective_seconds() / std::max(seconds, 1e-9));
   fmt::print("{{\"command\": \"train\", \"dataset\": {}, \"model\": {}, \"test_accuracy\": {}, \"test_loss\": {}, "
              "\"val_accuracy\": {}, \"train_accuracy\": {}, \"data_loss\": {}, \"reg_loss\": {}, "
-             "\"epochs\": {}, \"steps\": {}, \"seconds\": {}, \"threads\": {}, \"settings\": {}}}\n",
+             "\"epochs\": {}, \"steps\": {}, \"seconds\": {}, \"processes\": {}, \"threads\": {}, "
+             "\"allreduce_bytes\": {}, \"collective_seconds\": {}, \"settings\": {}}}\n",
              json_string(train_set.name), json_string(trainer->model().describe()), json_number(test.accuracy),
              json_number(test.data_loss), json_number(last.val_accuracy), json_number(last.train_accuracy),
              json_number(last.data_loss), json_number(last.reg_loss), trainer->epochs_done(), trainer->step(),
-             json_number(seconds), num_threads(), json_config(config));
+             json_number(seconds), comm.size(), num_threads(), comm.reduced_bytes(),
+             json_number(comm.collective_seconds()), json_config(config));
   return 0;
 }
 

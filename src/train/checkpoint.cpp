@@ -112,7 +112,7 @@ data::Preprocess preprocess_from_text(const std::string& text, std::size_t dim) 
 
 // ---- checkpoints -------------------------------------------------------------------------
 
-void Trainer::save(const std::filesystem::path& path) const {
+io::Checkpoint Trainer::checkpoint() const {
   io::Checkpoint ckpt;
   ckpt.set_meta("kind", kKind);
   ckpt.set_meta("version", kVersion);
@@ -131,8 +131,10 @@ void Trainer::save(const std::filesystem::path& path) const {
       ckpt.put<double>("optim/" + pname + "/" + bname, std::span(a.data(), a.size()),
                        Shape(a.shape().begin(), a.shape().end()));
   data::put_position(ckpt, "batches/", batches_->position());
-  ckpt.save(path);
+  return ckpt;
 }
+
+void Trainer::save(const std::filesystem::path& path) const { checkpoint().save(path); }
 
 std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& path, const data::Dataset& train,
                                          std::size_t epochs) {
@@ -143,19 +145,12 @@ std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& path, cons
                                          ModelFactory model, LossFn loss, std::size_t epochs) {
   const io::Checkpoint ckpt = io::Checkpoint::load(path);
   return naming(path, [&] {
-    const auto meta = [&](const std::string& key) -> const std::string& {
-      if (!ckpt.has_meta(key)) throw ValueError(fmt::format("no '{}' entry", key));
-      return ckpt.meta(key);
-    };
     if (!ckpt.has_meta("kind") || ckpt.meta("kind") != kKind)
       throw IoError(fmt::format("{}: not a slope training checkpoint", path.string()));
-    if (meta("version") != kVersion)
-      throw ValueError(fmt::format("checkpoint version {} (this build reads {})", meta("version"), kVersion));
-    Config config = Config::from_text(meta("config"));
+    if (!ckpt.has_meta("config")) throw ValueError("no 'config' entry");
+    Config config = Config::from_text(ckpt.meta("config"));
     if (epochs) config.epochs = epochs;
     config.validate();
-    if (meta("dataset") != train.name)
-      throw ValueError(fmt::format("saved on {}, cannot resume on {}", meta("dataset"), train.name));
     // Sizes first: the saved parameters must be as many as the configured
     // model has, before that model is allocated.
     std::uint64_t saved = 0;
@@ -168,53 +163,70 @@ std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& path, cons
                                      config.model, want, saved));
     }
     auto t = std::make_unique<Trainer>(config, train, model, loss);
-    // Every entry must be one this run writes; nothing else is accepted.
-    std::set<std::string> expected_meta = {"kind", "version", "config", "dataset", "architecture", "step",
-                                           "preprocess", "optim/kind"};
-    for (const auto& key : {"epoch", "offset", "rng"}) expected_meta.insert(std::string("batches/") + key);
-    for (const auto& [key, value] : ckpt.metadata())
-      if (!expected_meta.count(key) && key.rfind("optim/scalar/", 0) != 0)
-        throw ValueError(fmt::format("unexpected entry '{}'", key));
-    // The model: names, shapes, dtype, finite values (load_state_dict checks all).
-    io::TensorFile weights;
-    optim::OptimizerState st;
-    for (const auto& [key, a] : ckpt.arrays()) {
-      if (key.rfind("model/", 0) == 0) {
-        if (a.dtype != io::DType::f32) throw ValueError(fmt::format("'{}' is {}, not f32", key, io::dtype_name(a.dtype)));
-        weights.tensors[key.substr(6)] = a;
-      } else if (key.rfind("optim/", 0) == 0) {
-        const auto slash = key.rfind('/');
-        if (slash <= 6) throw ValueError(fmt::format("malformed optimizer entry '{}'", key));
-        if (a.dtype != io::DType::f64) throw ValueError(fmt::format("'{}' is {}, not f64", key, io::dtype_name(a.dtype)));
-        const auto values = a.to_vector<double>();
-        xt::xarray<double> arr = xt::xarray<double>::from_shape(a.shape);
-        std::copy(values.begin(), values.end(), arr.data());
-        st.params[key.substr(6, slash - 6)][key.substr(slash + 1)] = std::move(arr);
-      } else if (key != "batches/order") {
-        throw ValueError(fmt::format("unexpected array '{}'", key));
-      }
-    }
-    nn::load_state_dict(*t->model_, weights, "model");
-    st.kind = meta("optim/kind");
-    for (const auto& [key, value] : ckpt.metadata())
-      if (key.rfind("optim/scalar/", 0) == 0) st.scalars[key.substr(13)] = parse_double(value, "'" + key + "'");
-    t->optimizer_->load_state(st);
-    // The data: the split and preprocessing are recomputed from the seed and
-    // the data set, so they must come out exactly as saved.
-    if (preprocess_from_text(meta("preprocess"), train.dim()).mean != t->prep_.mean ||
-        preprocess_from_text(meta("preprocess"), train.dim()).scale != t->prep_.scale)
-      throw ValueError("the training data differ from the run's (their preprocessing does not match)");
-    t->batches_->restore(data::get_position(ckpt, "batches/"));
-    const std::uint64_t step = parse_count(meta("step"), "'step'");
-    const std::uint64_t per_epoch = t->batches_->batches_per_epoch();
-    const std::uint64_t at = static_cast<std::uint64_t>(t->batches_->epoch()) * per_epoch +
-                             (t->batches_->offset() + config.batch - 1) / config.batch;
-    if (step != at || step != static_cast<std::uint64_t>(t->optimizer_->steps()))
-      throw ValueError(fmt::format("step {} does not match the data position (batch {}) or the optimizer's {} steps",
-                                   step, at, t->optimizer_->steps()));
-    t->step_ = static_cast<std::int64_t>(step);
+    t->restore(ckpt);
     return t;
   });
+}
+
+void Trainer::restore(const io::Checkpoint& ckpt) {
+  const auto meta = [&](const std::string& key) -> const std::string& {
+    if (!ckpt.has_meta(key)) throw ValueError(fmt::format("no '{}' entry", key));
+    return ckpt.meta(key);
+  };
+  if (meta("kind") != kKind) throw ValueError("not a slope training checkpoint");
+  if (meta("version") != kVersion)
+    throw ValueError(fmt::format("checkpoint version {} (this build reads {})", meta("version"), kVersion));
+  if (meta("dataset") != train_.name)
+    throw ValueError(fmt::format("saved on {}, cannot resume on {}", meta("dataset"), train_.name));
+  // Every entry must be one this run writes; nothing else is accepted.
+  std::set<std::string> expected_meta = {"kind", "version", "config", "dataset", "architecture", "step",
+                                         "preprocess", "optim/kind"};
+  for (const auto& key : {"epoch", "offset", "rng"}) expected_meta.insert(std::string("batches/") + key);
+  for (const auto& [key, value] : ckpt.metadata())
+    if (!expected_meta.count(key) && key.rfind("optim/scalar/", 0) != 0)
+      throw ValueError(fmt::format("unexpected entry '{}'", key));
+  // The model: names, shapes, dtype, finite values (load_state_dict checks all).
+  io::TensorFile weights;
+  optim::OptimizerState st;
+  for (const auto& [key, a] : ckpt.arrays()) {
+    if (key.rfind("model/", 0) == 0) {
+      if (a.dtype != io::DType::f32) throw ValueError(fmt::format("'{}' is {}, not f32", key, io::dtype_name(a.dtype)));
+      weights.tensors[key.substr(6)] = a;
+    } else if (key.rfind("optim/", 0) == 0) {
+      const auto slash = key.rfind('/');
+      if (slash <= 6) throw ValueError(fmt::format("malformed optimizer entry '{}'", key));
+      if (a.dtype != io::DType::f64) throw ValueError(fmt::format("'{}' is {}, not f64", key, io::dtype_name(a.dtype)));
+      const auto values = a.to_vector<double>();
+      xt::xarray<double> arr = xt::xarray<double>::from_shape(a.shape);
+      std::copy(values.begin(), values.end(), arr.data());
+      st.params[key.substr(6, slash - 6)][key.substr(slash + 1)] = std::move(arr);
+    } else if (key != "batches/order") {
+      throw ValueError(fmt::format("unexpected array '{}'", key));
+    }
+  }
+  // The data: the split and preprocessing are recomputed from the seed and
+  // the data set, so they must come out exactly as saved.
+  const data::Preprocess saved_prep = preprocess_from_text(meta("preprocess"), train_.dim());
+  if (saved_prep.mean != prep_.mean || saved_prep.scale != prep_.scale)
+    throw ValueError("the training data differ from the run's (their preprocessing does not match)");
+  st.kind = meta("optim/kind");
+  for (const auto& [key, value] : ckpt.metadata())
+    if (key.rfind("optim/scalar/", 0) == 0) st.scalars[key.substr(13)] = parse_double(value, "'" + key + "'");
+  const std::uint64_t step = parse_count(meta("step"), "'step'");
+  // The model first (load_state_dict checks every entry before it writes),
+  // then the optimizer; the data position is checked on a copy.
+  nn::load_state_dict(*model_, weights, "model");
+  optimizer_->load_state(st);
+  data::Minibatches batches = *batches_;
+  batches.restore(data::get_position(ckpt, "batches/"));
+  const std::uint64_t per_epoch = batches.batches_per_epoch();
+  const std::uint64_t at = static_cast<std::uint64_t>(batches.epoch()) * per_epoch +
+                           (batches.offset() + config_.batch - 1) / config_.batch;
+  if (step != at || step != static_cast<std::uint64_t>(optimizer_->steps()))
+    throw ValueError(fmt::format("step {} does not match the data position (batch {}) or the optimizer's {} steps",
+                                 step, at, optimizer_->steps()));
+  *batches_ = std::move(batches);
+  step_ = static_cast<std::int64_t>(step);
 }
 
 // ---- exported models -----------------------------------------------------------------------

@@ -42,7 +42,9 @@ void for_each_field(C& c, F&& f) {
   f("gamma", c.gamma, "step decay: times gamma at 50% and 75% of the run");
   f("min_lr", c.min_lr, "cosine floor");
   f("epochs", c.epochs, "passes over the training split");
-  f("batch", c.batch, "minibatch size");
+  f("batch", c.batch, "minibatch size (the global batch, over all processes)");
+  f("base_batch", c.base_batch, "linear scaling rule: lr is for this batch; the run uses lr * batch / base_batch, "
+                                "warmed up from lr over warmup_epochs (Goyal et al.: 5) (0: off)");
   f("seed", c.seed, "seed of initialisation, split, shuffling and dropout");
   f("val_size", c.val_size, "validation examples carved from the training set (a fifth of a small set)");
   f("center", c.center, "subtract the training mean image (true/false)");
@@ -217,6 +219,7 @@ void Config::validate() const {
   require_name(schedules(), "schedule", schedule);
   require(epochs > 0 && epochs <= kMaxEpochs, "epochs", "in [1, 1000000]", count(epochs));
   require(batch > 0 && batch <= kMaxBatch, "batch", "in [1, 16777216]", count(batch));
+  require(base_batch <= kMaxBatch, "base_batch", "in [0, 16777216]", count(base_batch));
   require(std::isfinite(warmup_epochs) && warmup_epochs >= 0.0 && warmup_epochs <= static_cast<double>(epochs),
           "warmup_epochs", "finite, >= 0 and at most epochs", num(warmup_epochs));
   require(std::isfinite(gamma) && gamma > 0.0, "gamma", "finite and > 0", num(gamma));

@@ -203,13 +203,21 @@ const std::vector<ScheduleEntry>& schedules() {
   return table;
 }
 
-sched::Schedule make_schedule(const Config& c, std::int64_t steps_per_epoch) {
-  const ScheduleEntry& e = entry(schedules(), c.schedule, "schedule");
+sched::Schedule make_schedule(const Config& config, std::int64_t steps_per_epoch) {
+  const ScheduleEntry& e = entry(schedules(), config.schedule, "schedule");
+  // The linear scaling rule: the schedule peaks at lr * k, and the warm-up
+  // climbs to it from lr (start factor 1/k) instead of from 0.
+  Config c = config;
+  double start = 0.0;
+  if (c.base_batch > 0) {
+    c.lr = sched::scale_lr(config.lr, static_cast<std::int64_t>(c.base_batch), static_cast<std::int64_t>(c.batch));
+    start = std::min(1.0, static_cast<double>(c.base_batch) / static_cast<double>(c.batch));
+  }
   const auto total = static_cast<std::int64_t>(c.epochs) * steps_per_epoch;
   const auto warm = static_cast<std::int64_t>(std::llround(c.warmup_epochs * static_cast<double>(steps_per_epoch)));
   const std::int64_t rest = std::max<std::int64_t>(1, total - warm);
   sched::Schedule s = e.make(c, rest);
-  return warm > 0 ? sched::warmup(warm, std::move(s)) : s;
+  return warm > 0 ? sched::warmup(warm, std::move(s), start) : s;
 }
 
 // ---- data sets ------------------------------------------------------------------------------

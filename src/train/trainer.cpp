@@ -155,7 +155,72 @@ Trainer::Step Trainer::train_step(std::span<const std::size_t> idx) {
   for (double part : reg_parts_) r.reg_loss += part;
   r.fused_update = fused_update && std::isfinite(data);
   for (std::size_t h : hits_) r.hits += h;
+  if (comm_->size() > 1) {  // the other processes' rows' hits (the loss is summed already)
+    double hits = static_cast<double>(r.hits);
+    comm_->all_reduce_sum(std::span<double>(&hits, 1));
+    r.hits = static_cast<std::size_t>(hits);
+  }
   return r;
+}
+
+namespace {
+// FNV-1a: a fingerprint of text, the same on every machine.
+std::uint64_t fingerprint(const std::string& text) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char ch : text) h = (h ^ ch) * 0x100000001b3ULL;
+  return h;
+}
+}  // namespace
+
+void Trainer::distribute(dist::Communicator& comm) {
+  if (comm.size() < 1 || comm.rank() < 0 || comm.rank() >= comm.size())
+    throw ValueError(fmt::format("distribute: rank {} of {} processes", comm.rank(), comm.size()));
+  // The processes must run the same thing: compare fingerprints of each part
+  // so that the message can say which differs.
+  const std::pair<const char*, std::string> parts[] = {
+      {"configuration", config_.to_text()},
+      {"training data", fmt::format("{} {} {}x{}x{} {}", train_.name, train_.size(), train_.channels, train_.rows,
+                                    train_.cols, preprocess_text(prep_))},
+      {"model", model_->type_name() + " " + model_->describe()},
+      {"step", std::to_string(step_)},
+  };
+  for (const auto& [what, text] : parts) {
+    const auto [lo, hi] = comm.min_max(fingerprint(text));
+    if (lo != hi)
+      throw Error(fmt::format("rank {} of {}: the processes' {} differ: every process must be started with the "
+                              "same options and data",
+                              comm.rank(), comm.size(), what));
+  }
+  if (comm.size() > 1) {
+    // Rank 0's state on every process (parameters, optimizer state, data
+    // position), as the bytes of a checkpoint: validated like a file.
+    std::vector<std::uint8_t> bytes;
+    if (comm.rank() == 0) bytes = checkpoint().serialize();
+    std::uint64_t length = bytes.size();
+    comm.broadcast(std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(&length), sizeof length), 0);
+    if (comm.rank() != 0) {
+      // The size must be what this process's own state takes, give or take
+      // the text of the optimizer's scalars: never allocate what a damaged
+      // message claims.
+      const std::uint64_t own = checkpoint().serialize().size();
+      if (length > own + (std::uint64_t{1} << 20))
+        throw Error(fmt::format("rank {}: rank 0's state is {} bytes, this process's {}", comm.rank(), length, own));
+      bytes.resize(length);
+    }
+    comm.broadcast(bytes, 0);
+    if (comm.rank() != 0) {
+      const io::Checkpoint ckpt = io::Checkpoint::deserialize(bytes, "rank 0's state");
+      try {
+        restore(ckpt);
+      } catch (const Error& e) {
+        throw Error(fmt::format("rank {}: rank 0's state does not fit this process's run: {}", comm.rank(), e.what()));
+      }
+    }
+  }
+  DataParallelOptions options;
+  options.comm = &comm;
+  parallel_ = std::make_unique<DataParallel<float>>(params_, options);
+  comm_ = &comm;
 }
 
 void Trainer::diverged(std::span<const std::size_t> idx, double value) const {

@@ -42,6 +42,11 @@ struct Config {
   // Loop and data
   std::size_t epochs = 40;
   std::size_t batch = 256;
+  // The linear scaling rule (Goyal et al. 2017, for batches grown k = batch /
+  // base_batch times, e.g. over k processes): the peak learning rate becomes
+  // lr * k, reached by a linear warm-up from lr over warmup_epochs (they used
+  // 5). 0: off, lr is used as given.
+  std::size_t base_batch = 0;
   std::uint64_t seed = 0;
   std::size_t val_size = 5000;
   bool center = true;

@@ -28,6 +28,8 @@
 
 #include "slope/data.hpp"
 #include "slope/data_parallel.hpp"
+#include "slope/distributed.hpp"
+#include "slope/io.hpp"
 #include "slope/nn/module.hpp"
 #include "slope/optim/optimizer.hpp"
 #include "slope/schedule.hpp"
@@ -84,6 +86,20 @@ class Trainer {
                                          const data::Dataset& train, ModelFactory model,
                                          LossFn loss = {}, std::size_t epochs = 0);
 
+  /// Trains across the processes of `comm` from now on (every process calls
+  /// it, with the same configuration and data): checks that the processes
+  /// agree on the run (configuration, data set, model, step; Error naming the
+  /// difference otherwise), gives every process rank 0's parameters,
+  /// optimizer state and data position, and from then on each process
+  /// computes its share of the rows of every global batch (`batch` stays the
+  /// global batch) and every process applies the same update. N processes
+  /// compute what one computes, within rounding. Only rank 0 should write
+  /// files (see rank()); evaluation runs whole on every process.
+  void distribute(dist::Communicator& comm);
+  /// This process's rank (0 alone) and the number of processes.
+  int rank() const { return comm_->rank(); }
+  int world_size() const { return comm_->size(); }
+
   /// Trains one epoch and evaluates on the validation split. NumericError
   /// naming the step (and the first op at fault) if the loss becomes NaN or Inf.
   EpochStats run_epoch(const BatchCallback& on_batch = {});
@@ -96,6 +112,8 @@ class Trainer {
   /// Writes the run atomically: parameters and optimizer state by name, step,
   /// data order, preprocessing.
   void save(const std::filesystem::path& path) const;
+  /// What save() writes.
+  io::Checkpoint checkpoint() const;
   /// Writes the model's state_dict as a safetensors file, with the model
   /// settings ("slope.model"; for a model of a factory, its type in
   /// "slope.custom_model" instead), the preprocessing and the data set in its metadata.
@@ -116,6 +134,11 @@ class Trainer {
  private:
   struct Step;
   Step train_step(std::span<const std::size_t> idx);
+  // Loads the state of a checkpoint of this run (everything but the config);
+  // ValueError naming the problem. Each part is checked before it is loaded,
+  // so a failure may leave the model loaded and the rest not: the callers
+  // (resume, distribute) discard or abandon the Trainer then.
+  void restore(const io::Checkpoint& ckpt);
   [[noreturn]] void diverged(std::span<const std::size_t> idx, double value) const;
 
   Config config_;
@@ -129,6 +152,7 @@ class Trainer {
   std::vector<Tensor> weights_;  // the ones the regularizer penalizes
   std::unique_ptr<optim::Optimizer<float>> optimizer_;
   std::unique_ptr<DataParallel<float>> parallel_;
+  dist::Communicator* comm_ = &dist::single_process();
   std::unique_ptr<data::Minibatches> batches_;
   sched::Schedule schedule_;
   std::vector<std::int32_t> labels_;  // the current batch's labels, written by the shards
