@@ -323,7 +323,10 @@ Evaluation evaluate(nn::Module<float>& model, const data::Dataset& data, const d
     all = data::all_indices(data.size());
     indices = all;
   }
-  constexpr std::size_t kChunk = 2000;
+  // Chunks of 500 rows: large enough for efficient matrix products, small
+  // enough that their activations (which the pool keeps for the next
+  // evaluation) stay a few MB: 2000-row chunks cost 15 MB of peak RSS.
+  constexpr std::size_t kChunk = 500;
   double loss_sum = 0.0;
   std::size_t hits = 0;
   for (std::size_t at = 0; at < indices.size(); at += kChunk) {
