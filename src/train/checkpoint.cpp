@@ -152,6 +152,8 @@ std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& path, cons
     if (meta("version") != kVersion)
       throw ValueError(fmt::format("checkpoint version {} (this build reads {})", meta("version"), kVersion));
     Config config = Config::from_text(meta("config"));
+    config.validate();  // as saved: epochs at most kMaxEpochs
+    const std::size_t saved_epochs = config.epochs;
     if (epochs) config.epochs = epochs;
     config.validate();
     if (meta("dataset") != train.name)
@@ -205,6 +207,10 @@ std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& path, cons
         preprocess_from_text(meta("preprocess"), train.dim()).scale != t->prep_.scale)
       throw ValueError("the training data differ from the run's (their preprocessing does not match)");
     t->batches_->restore(data::get_position(ckpt, "batches/"));
+    // A run saves at most after its last epoch; a larger epoch (which would
+    // also make the step product below wrap around) is not one it wrote.
+    if (t->batches_->epoch() > saved_epochs)
+      throw ValueError(fmt::format("epoch {} is past the run's {} epochs", t->batches_->epoch(), saved_epochs));
     const std::uint64_t step = parse_count(meta("step"), "'step'");
     const std::uint64_t per_epoch = t->batches_->batches_per_epoch();
     const std::uint64_t at = static_cast<std::uint64_t>(t->batches_->epoch()) * per_epoch +
@@ -223,7 +229,9 @@ void Trainer::export_model(const std::filesystem::path& path) const {
   std::map<std::string, std::string> meta{{"slope.preprocess", preprocess_text(prep_)},
                                           {"slope.dataset", train_.name},
                                           {"slope.inputs", std::to_string(train_.dim())},
-                                          {"slope.classes", std::to_string(train_.num_classes())}};
+                                          {"slope.classes", std::to_string(train_.num_classes())},
+                                          {"slope.image", fmt::format("{}x{}x{}", train_.channels, train_.rows,
+                                                                      train_.cols)}};
   // The config's model fields describe the model only when the config built it.
   if (custom_model_) meta["slope.custom_model"] = model_->type_name();
   else meta["slope.model"] = config_.model_text() + "loss=" + config_.loss + "\n";
@@ -263,6 +271,23 @@ SavedModel load_model(const std::filesystem::path& path) {
     if (want != saved)
       throw ValueError(fmt::format("the {} model of its metadata has {} parameters, the file {}", m.config.model,
                                    want, saved));
+    // The examples' channels x rows x columns, where the file records them
+    // (files of other writers may not): 784 inputs are not always 28 x 28.
+    if (const auto it = f.metadata.find("slope.image"); it != f.metadata.end()) {
+      std::uint64_t dims[3] = {0, 0, 0};
+      std::size_t at = 0;
+      const std::string& v = it->second;
+      for (int k = 0; k < 3; ++k) {
+        const auto end = k < 2 ? v.find('x', at) : v.size();
+        dims[k] = parse_count(v.substr(at, end == std::string::npos ? std::string::npos : end - at), "'slope.image'");
+        if (end == std::string::npos) throw ValueError(fmt::format("'slope.image' is not CxHxW: '{}'", v));
+        at = end + 1;
+      }
+      if (dims[0] > 4 || dims[1] > data::kMaxImageSide || dims[2] > data::kMaxImageSide ||
+          dims[0] * dims[1] * dims[2] != inputs)  // bounded factors: the product cannot wrap
+        throw ValueError(fmt::format("'slope.image' {} does not hold the {} inputs", v, inputs));
+      m.channels = dims[0], m.rows = dims[1], m.cols = dims[2];
+    }
     Rng rng(0);
     m.model = make_model<float>(m.config, inputs, classes, rng);
     nn::load_state_dict(*m.model, f, "weights");
