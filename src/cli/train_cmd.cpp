@@ -41,6 +41,12 @@ std::string epoch_json(const train::EpochStats& s) {
       json_number(s.seconds), json_number(s.examples_per_second));
 }
 
+std::vector<std::string> parameter_names(const nn::Module<float>& model) {
+  std::vector<std::string> names;
+  for (const auto& [name, p] : model.named_parameters()) names.push_back(name);
+  return names;
+}
+
 // Options given next to --resume that the checkpoint's settings override.
 std::vector<std::string> overridden_by_checkpoint(const Args& args) {
   std::vector<std::string> out;
@@ -87,6 +93,8 @@ int train_command(int argc, char** argv) {
           ? train::Trainer::resume(args.get("resume"), train_set, args.has("epochs") ? config.epochs : 0)
           : std::make_unique<train::Trainer>(config, train_set);
   config = trainer->config();
+  if (args.has("export") && !exports_safetensors(args))
+    check_export_files(args, "export", parameter_names(trainer->model()), {"resume", "save", "metrics"});
   fmt::print("slope train: {} ({} train / {} val / {} test), model {}, {} loss, {} lr {:.3g}, "
              "{} schedule, {} epochs of batch {}\n",
              train_set.name, trainer->split().train.size(), trainer->split().val.size(), test_set.size(),
@@ -95,9 +103,9 @@ int train_command(int argc, char** argv) {
   if (trainer->epochs_done() > 0)
     fmt::print("resumed from {} after epoch {} (step {})\n", args.get("resume"), trainer->epochs_done(),
                trainer->step());
+  check_stdout();  // before the metrics file is opened (and emptied)
   std::unique_ptr<LineFile> metrics;
   if (args.has("metrics")) metrics = std::make_unique<LineFile>(args.get("metrics"));
-  std::fflush(stdout);
 
   train::EpochStats last;
   Progress progress(stderr);
@@ -109,7 +117,7 @@ int train_command(int argc, char** argv) {
                last.epoch, config.epochs, last.data_loss + last.reg_loss, last.data_loss, last.reg_loss,
                100 * last.train_accuracy, 100 * last.val_accuracy, last.lr, last.examples_per_second,
                last.seconds);
-    std::fflush(stdout);
+    check_stdout();  // a report that cannot be written stops the run
     if (metrics) metrics->write_line(epoch_json(last));
     if (args.has("save")) trainer->save(args.get("save"));
   }
@@ -171,12 +179,18 @@ int eval_command(int argc, char** argv) {
   train::Evaluation e;
   if (args.has("weights")) {
     train::SavedModel m = train::load_model(args.get("weights"));
+    if (args.has("export") && !exports_safetensors(args))
+      check_export_files(args, "export", parameter_names(*m.model), {"weights"});
     const data::Dataset d = load_data(args, split);
     if (m.dataset.rfind(args.get("data", "fashion-mnist"), 0) != 0)
       throw UsageError(fmt::format("--data: the model in '{}' was trained on {}", args.get("weights"), m.dataset));
     if (d.dim() != m.inputs || d.num_classes() != m.classes)
       throw UsageError(fmt::format("--data: {} has {} values per example and {} classes, the model takes {} and {}",
                                    d.name, d.dim(), d.num_classes(), m.inputs, m.classes));
+    if (m.rows && (d.channels != m.channels || d.rows != m.rows || d.cols != m.cols))
+      throw UsageError(fmt::format("--data: {} holds {}x{}x{} examples, the model in '{}' was trained on {}x{}x{}",
+                                   d.name, d.channels, d.rows, d.cols, args.get("weights"), m.channels, m.rows,
+                                   m.cols));
     e = train::evaluate(*m.model, d, m.preprocess, [&](const Tensor& s, std::span<const std::int32_t> y) {
       return train::data_loss(m.config.loss, s, y);
     });
@@ -187,10 +201,14 @@ int eval_command(int argc, char** argv) {
           io::write_npy<float>(fs::path(args.get("export")) / (name + ".npy"), std::span(p.data(), p.size()), p.shape());
     }
   } else {
-    const data::Dataset train_set = load_data(args, "train");
+    // The test split is read beside the training split and must hold examples of its shape.
+    const auto [train_set, test_set] = split == "test" ? load_train_test(args)
+                                                       : std::pair{load_data(args, "train"), data::Dataset{}};
     const auto trainer = train::Trainer::resume(args.get("checkpoint"), train_set);
+    if (args.has("export") && !exports_safetensors(args))
+      check_export_files(args, "export", parameter_names(trainer->model()), {"checkpoint"});
     if (split == "test") {
-      e = trainer->evaluate(load_data(args, "test"));
+      e = trainer->evaluate(test_set);
     } else {
       // An empty index list means "everything" to evaluate(): refuse it here.
       if (split == "val" && trainer->split().val.empty())
