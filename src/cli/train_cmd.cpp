@@ -21,7 +21,7 @@ std::vector<OptionSpec> train_options() {
   auto specs = config_options();
   specs.push_back({"metrics", "FILE", "write one JSON line per epoch to FILE", ""});
   specs.push_back({"save", "FILE", "write a checkpoint after every epoch (atomically)", ""});
-  specs.push_back({"resume", "FILE", "continue the run saved in FILE (its settings win)", ""});
+  specs.push_back({"resume", "FILE", "continue the run saved in FILE (its settings; --epochs may extend it)", ""});
   specs.push_back({"export", "PATH", "write the final model: FILE.safetensors (the state_dict) or a DIR of .npy files", ""});
   return specs;
 }
