@@ -123,6 +123,15 @@ case "$CASE" in
     expect_usage_error "--weight-decay" train "${SPIRAL[@]}" --weight-decay -1
     expect_usage_error "--epochs" train "${SPIRAL[@]}" --epochs 0
     expect_usage_error "--threads" train "${SPIRAL[@]}" --threads 0
+    # Integers past 64 bits or past their caps: named, never wrapped around.
+    expect_usage_error "--threads: expected an integer in [1, 256], got '99999999999999999999'" \
+      train "${SPIRAL[@]}" --threads 99999999999999999999
+    expect_usage_error "--epochs: epochs: expected an integer that fits in 64 bits" train "${SPIRAL[@]}" --epochs 99999999999999999999
+    expect_usage_error "--epochs must be in [1, 1000000]: got 18446744073709551615" \
+      train "${SPIRAL[@]}" --epochs 18446744073709551615
+    expect_usage_error "--lr: lr: expected a finite number, got 'inf'" train "${SPIRAL[@]}" --lr inf
+    expect_usage_error "--min-lr must be finite, >= 0 and at most lr" train "${SPIRAL[@]}" --lr 1e-3 --min-lr 1e-2
+    expect_usage_error "--warmup-epochs" train "${SPIRAL[@]}" --warmup-epochs 1e308
     expect_usage_error "--center" train "${SPIRAL[@]}" --center maybe
     expect_usage_error "--data: unknown data set 'imagenet'" train --data imagenet --data-dir "$T"
     expect_usage_error "--val-size" train "${SPIRAL[@]}" --val-size 900
