@@ -22,6 +22,10 @@ if(TARGET slope_cli)
   slope_fault_case("a missing --data-dir exits 2 naming it and writes nothing" missing_data_dir_writes_nothing)
   slope_fault_case("--save or --metrics under a regular file or onto a directory exits 2 naming the option" unwritable_paths)
   slope_fault_case("a FIFO as --checkpoint or --resume gives an error, not a hang" fifo_checkpoint)
+  slope_fault_case("a model too large for memory exits 1 saying out of memory, not std::bad_alloc" out_of_memory)
+  # Under ASan a failed allocation must come back as a null pointer (bad_alloc), as it does without.
+  set_tests_properties("fault: a model too large for memory exits 1 saying out of memory, not std::bad_alloc"
+    PROPERTIES ENVIRONMENT "ASAN_OPTIONS=allocator_may_return_null=1")
 endif()
 
 # The output fault table (tests/cli/run_fault_table.sh): every output option
