@@ -101,12 +101,13 @@ else
 fi
 
 # ---- 5. fuzzing ---------------------------------------------------------------------
-# One libFuzzer target per reader (tests/fuzz), each for a bounded time on a
-# copy of its committed seed corpus, $jobs at a time. Any crash, sanitizer
+# One libFuzzer target per reader (tests/fuzz), and one for Trainer::resume's
+# content checks, each for a bounded time on a copy of its committed seed
+# corpus, $jobs at a time. Any crash, sanitizer
 # report, leak, timeout or out-of-memory fails the stage; the inputs that
 # caused it are kept in build-fuzz/artifacts/<target>/.
 fuzz_seconds=${SLOPE_FUZZ_SECONDS:-30}
-fuzz_targets=(idx_images idx_labels cifar10 npy checkpoint safetensors)
+fuzz_targets=(idx_images idx_labels cifar10 npy checkpoint safetensors resume)
 fuzz_runs=0
 fuzz_crashes=0
 fuzz=ok
@@ -124,6 +125,7 @@ if cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=R
   fuzz_one() {
     local t=$1 max_len=4096 rc=0
     [[ $t == cifar10 ]] && max_len=7000  # room for two 3073-byte records
+    [[ $t == resume ]] && max_len=16384  # a spiral checkpoint holds a 720-entry data order
     cp -r "tests/fuzz/corpus/$t" "$work/corpus-$t"
     mkdir -p "$work/artifacts-$t" "$work/tmp-$t"
     SLOPE_FUZZ_TMPDIR="$work/tmp-$t" "build-fuzz/tests/fuzz/fuzz_$t" \

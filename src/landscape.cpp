@@ -169,6 +169,9 @@ Path trace(const Surface& surface, std::string_view optimizer_name, std::size_t 
 std::vector<double> grid(const Surface& surface, std::size_t nx, std::size_t ny) {
   if (nx < 2 || ny < 2)
     throw ValueError(fmt::format("landscape::grid: needs at least 2 x 2 points: got {} x {}", nx, ny));
+  std::size_t points = 0;
+  if (__builtin_mul_overflow(nx, ny, &points) || points > kMaxGridPoints)
+    throw ValueError(fmt::format("landscape::grid: {} x {} points are over the cap of {}", nx, ny, kMaxGridPoints));
   const Window& w = surface.window;
   xt::xarray<double> xs = xt::xarray<double>::from_shape({ny, nx});
   xt::xarray<double> ys = xt::xarray<double>::from_shape({ny, nx});

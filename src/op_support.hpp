@@ -62,9 +62,14 @@ inline Shape shape_of(const A& a) {
   return Shape(a.shape().begin(), a.shape().end());
 }
 
-/// An uninitialised array of `shape` from the pool.
+/// An uninitialised array of `shape` from the pool. ShapeError if the shape's
+/// entries overflow 64 bits (xtensor would allocate the wrapped-around count).
 template <class T, class S>
 inline Array<T> new_array(const S& shape) {
+  std::size_t n = 1;
+  bool wraps = false, empty = false;
+  for (std::size_t d : shape) wraps |= __builtin_mul_overflow(n, d, &n), empty |= d == 0;
+  if (wraps && !empty) numel(Shape(shape.begin(), shape.end()));  // throws, naming the shape
   return Array<T>::from_shape(shape);
 }
 

@@ -217,9 +217,15 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& W, const TensorT<T>& b,
 
 template <class T>
 TensorT<T> reshape(const TensorT<T>& x, const Shape& shape) {
-  if (numel(shape) != x.size())
+  std::size_t n = 0;
+  try {
+    n = numel(shape);
+  } catch (const ShapeError& e) {
+    throw ShapeError(fmt::format("reshape: {}", e.what()));
+  }
+  if (n != x.size())
     throw ShapeError(fmt::format("reshape: cannot reshape {} ({} entries) into {} ({} entries)",
-                                 to_string(x.shape()), x.size(), to_string(shape), numel(shape)));
+                                 to_string(x.shape()), x.size(), to_string(shape), n));
   Array<T> r = new_array<T>(shape);
   std::copy_n(x.data(), x.size(), r.data());
   return detail::reads_no_inputs(make_result<T>("reshape", std::move(r), {&x}, [](Node<T>& out) {

@@ -13,8 +13,10 @@
 namespace slope::sched {
 namespace {
 
+// Every argument is a finite number: an Inf or NaN learning rate would only
+// surface steps later, as a diverging loss far from its cause.
 void check(bool ok, std::string_view who, std::string_view what, double value) {
-  if (!ok) throw ValueError(fmt::format("{}: {}: got {}", who, what, value));
+  if (!ok || !std::isfinite(value)) throw ValueError(fmt::format("{}: {}: got {}", who, what, value));
 }
 void check_step(std::int64_t step, std::string_view who) {
   if (step < 0) throw ValueError(fmt::format("{}: step must be >= 0: got {}", who, step));
@@ -33,6 +35,8 @@ Schedule constant(double lr0) {
 Schedule step_decay(double lr0, std::vector<std::int64_t> milestones, double gamma) {
   check(lr0 >= 0.0, "step_decay", "lr0 must be >= 0", lr0);
   check(gamma >= 0.0, "step_decay", "gamma must be >= 0", gamma);
+  if (!milestones.empty())
+    check(milestones[0] >= 0, "step_decay", "milestones must be >= 0", static_cast<double>(milestones[0]));
   for (std::size_t i = 1; i < milestones.size(); ++i)
     check(milestones[i] > milestones[i - 1], "step_decay", "milestones must increase",
           static_cast<double>(milestones[i]));
@@ -58,6 +62,7 @@ Schedule cosine(double lr0, std::int64_t total, double floor) {
   check(lr0 >= 0.0, "cosine", "lr0 must be >= 0", lr0);
   check(total >= 1, "cosine", "total must be >= 1", static_cast<double>(total));
   check(floor >= 0.0, "cosine", "floor must be >= 0", floor);
+  check(floor <= lr0, "cosine", fmt::format("floor must be at most lr0 ({})", lr0), floor);
   return [lr0, total, floor](std::int64_t step) {
     check_step(step, "cosine");
     const double t = static_cast<double>(std::min(step, total));
@@ -82,7 +87,7 @@ Schedule inverse_sqrt(double lr0) {
   check(lr0 >= 0.0, "inverse_sqrt", "lr0 must be >= 0", lr0);
   return [lr0](std::int64_t step) {
     check_step(step, "inverse_sqrt");
-    return lr0 / std::sqrt(static_cast<double>(step + 1));  // lr0 / sqrt(t), t = step + 1
+    return lr0 / std::sqrt(static_cast<double>(step) + 1.0);  // lr0 / sqrt(t), t = step + 1
   };
 }
 
@@ -102,6 +107,7 @@ Schedule warmup(std::int64_t steps, Schedule after, double start_factor) {
 double scale_lr(double base_lr, std::int64_t base_batch, std::int64_t batch) {
   check(base_batch >= 1, "scale_lr", "base_batch must be >= 1", static_cast<double>(base_batch));
   check(batch >= 1, "scale_lr", "batch must be >= 1", static_cast<double>(batch));
+  check(base_lr >= 0.0, "scale_lr", "base_lr must be >= 0", base_lr);
   // batch size times n -> learning rate times n
   return base_lr * static_cast<double>(batch) / static_cast<double>(base_batch);
 }

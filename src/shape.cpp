@@ -1,8 +1,6 @@
 #include "slope/shape.hpp"
 
 #include <algorithm>
-#include <functional>
-#include <numeric>
 
 #include <fmt/format.h>
 
@@ -16,7 +14,12 @@ std::string to_string(const Shape& shape) {
 }
 
 std::size_t numel(const Shape& shape) {
-  return std::accumulate(shape.begin(), shape.end(), std::size_t{1}, std::multiplies<>());
+  if (std::find(shape.begin(), shape.end(), std::size_t{0}) != shape.end()) return 0;
+  std::size_t n = 1;
+  for (std::size_t d : shape)
+    if (__builtin_mul_overflow(n, d, &n))
+      throw ShapeError(fmt::format("shape {} has more entries than 64 bits can count", to_string(shape)));
+  return n;
 }
 
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {

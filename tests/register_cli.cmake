@@ -41,4 +41,16 @@ if(TARGET slope_cli)
   slope_cli_case("knn on the spiral chooses k on validation and scores the test set" knn)
   slope_cli_case("search on the spiral prints a table and the best setting" search)
   slope_cli_case("a diverging run exits 1 naming the step" diverging)
+
+  # tests/cli/run_input_checks.sh: inputs refused or reported in slope's own words.
+  function(slope_input_case title case_name)
+    add_test(NAME "cli: ${title}"
+      COMMAND ${SLOPE_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/cli/run_input_checks.sh $<TARGET_FILE:slope_cli> ${case_name})
+    set_tests_properties("cli: ${title}" PROPERTIES
+      TIMEOUT 120 LABELS cli FAIL_REGULAR_EXPRESSION "FAIL \\[")
+  endfunction()
+  slope_input_case("options the checkpoint would override are refused with --resume; --epochs extends the run" resume_overrides)
+  slope_input_case("test images of the same pixel count but other rows and columns exit 2 (train, eval --checkpoint, eval --weights)" geometry)
+  slope_input_case("search exits 1 and prints no best setting when every trial diverged" search_diverged)
+  slope_input_case("empty, over-long and unusable paths and numbers exit 2 naming the option, never with raw C++ text" path_names)
 endif()

@@ -179,6 +179,16 @@ std::vector<Case> corpus() {
        "step 7 does not match the data position (batch 12)"},
       {"a step that is not a count", meta("step", "12.0"), "'step' is not a count: '12.0'"},
       {"a data offset past the data", meta("batches/offset", "721"), "offset 721 is past the 720 examples"},
+      // 2^62 epochs of 12 steps wrap around to step 0 in 64 bits: consistent
+      // with a step of 0 unless the epoch itself is checked.
+      {"an epoch past the run's end whose step wraps around to 0",
+       [](io::Checkpoint& ck) {
+         ck.set_meta("batches/epoch", "4611686018427387904");
+         ck.set_meta("batches/offset", "0");
+         ck.set_meta("step", "0");
+         ck.set_meta("optim/scalar/step", "0x0p+0");
+       },
+       "epoch 4611686018427387904 is past the run's 3 epochs"},
       {"a data order that is not a permutation", values("batches/order", [](auto& v) { v[1] = v[0]; }),
        "order is not a permutation"},
       {"a negative index in the data order", values("batches/order", [](auto& v) { v[3] = -1; }),

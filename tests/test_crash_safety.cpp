@@ -9,7 +9,9 @@
 // process never reads, renames or collides with it (its name holds a different
 // pid), so such files are inert debris that can be deleted at any time. This
 // test checks that each kill leaves at most one such file, named after the
-// killed writer, and removes it, as an operator's clean-up would.
+// killed writer, and removes it, as an operator's clean-up would. Those files
+// also prove that kills landed inside saves: every fourth kill is aimed at a
+// moment the temp file exists, and most of those must leave it behind.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -137,7 +139,8 @@ TEST_CASE("a checkpoint writer killed with SIGKILL at random moments never damag
 
   const int kTrials = 250;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
-  int survived = 0, advanced = 0, mid_save = 0, completed_saves = 0;
+  int survived = 0, advanced = 0, mid_save = 0, partial = 0, completed_saves = 0;
+  int aimed_trials = 0, aimed_mid_save = 0;
   for (int trial = 0; trial < kTrials; ++trial) {
     INFO("trial " << trial);
     int fds[2];
@@ -149,8 +152,19 @@ TEST_CASE("a checkpoint writer killed with SIGKILL at random moments never damag
       writer(path, next, fds[1]);
     }
     ::close(fds[1]);
+    // Every fourth trial aims: it waits until the writer's temp file exists
+    // (a save is under way) and kills at once; the others kill at random.
+    const bool aimed = trial % 4 == 3;
     const auto delay = static_cast<long>(std::exp(log_delay(rng)));
-    sleep_us(delay);
+    if (aimed) {
+      const std::string mine = tmp_prefix + std::to_string(pid) + "-";
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      for (bool seen = false; !seen && std::chrono::steady_clock::now() < give_up;)
+        for (const auto& entry : fs::directory_iterator(dir.path))
+          seen = seen || entry.path().filename().string().rfind(mine, 0) == 0;
+    } else {
+      sleep_us(delay);
+    }
     REQUIRE(::kill(pid, SIGKILL) == 0);
     int status = 0;
     REQUIRE(::waitpid(pid, &status, 0) == pid);
@@ -180,7 +194,10 @@ TEST_CASE("a checkpoint writer killed with SIGKILL at random moments never damag
     CHECK(back.meta("layout") == (seq % 2 == 0 ? "A" : "B"));
     REQUIRE(slurp(path) == make_version(seq).serialize());  // exactly a complete version
 
-    // Debris: at most the killed writer's one temporary file.
+    // Debris: at most the killed writer's one temporary file. It is the proof
+    // that this kill landed inside a save, between the temp file's creation
+    // and the rename; a temp file shorter than the version in flight shows the
+    // kill landed during the write itself.
     int temps = 0;
     for (const auto& entry : fs::directory_iterator(dir.path)) {
       const std::string name = entry.path().filename().string();
@@ -188,10 +205,16 @@ TEST_CASE("a checkpoint writer killed with SIGKILL at random moments never damag
       INFO("found " << name);
       CHECK(name.rfind(tmp_prefix + std::to_string(pid) + "-", 0) == 0);
       ++temps;
+      const std::uintmax_t size = fs::file_size(entry.path());
+      const std::size_t full = make_version(in_flight).serialize().size();
+      CHECK(size <= full);
+      partial += size < full;
       fs::remove(entry.path());
     }
     CHECK(temps <= 1);
     mid_save += temps;
+    aimed_trials += aimed;
+    aimed_mid_save += aimed ? temps : 0;
 
     advanced += seq != on_disk;
     on_disk = seq;
@@ -200,11 +223,20 @@ TEST_CASE("a checkpoint writer killed with SIGKILL at random moments never damag
     if (std::chrono::steady_clock::now() > deadline && trial + 1 >= 100) break;
   }
   CHECK(survived >= 100);
+  // The kills must really have landed inside saves: survivals alone would
+  // also hold for kills that always came between two saves. The aimed kills
+  // see the temp file first, so most of them leave it behind.
+  CHECK(aimed_trials >= 25);
+  CHECK(aimed_mid_save >= aimed_trials / 4);
+  // And saves did complete between kills, so the file moved on.
+  CHECK(advanced >= survived / 20);
   WARN("crash safety: " << survived << " SIGKILL trials survived (the file always held a complete "
        << "version); " << mid_save << " kills interrupted a save mid-way (a temp file was left), "
-       << advanced << " trials advanced the file, " << completed_saves << " saves completed");
-  std::printf("crash safety: %d SIGKILL trials survived, %d mid-save, %d advanced the file\n",
-              survived, mid_save, advanced);
+       << partial << " of them during the write (a partial temp file), " << aimed_mid_save << " of the "
+       << aimed_trials << " aimed kills, " << advanced
+       << " trials advanced the file, " << completed_saves << " saves completed");
+  std::printf("crash safety: %d SIGKILL trials survived, %d mid-save (%d partial; %d of %d aimed), %d advanced "
+              "the file\n", survived, mid_save, partial, aimed_mid_save, aimed_trials, advanced);
 }
 
 TEST_CASE("a stale temporary file of a killed writer does not disturb later saves or loads") {

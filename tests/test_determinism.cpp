@@ -15,6 +15,7 @@
 #include <iterator>
 
 #include "slope/data.hpp"
+#include "slope/data_parallel.hpp"
 #include "slope/io.hpp"
 #include "slope/runtime.hpp"
 #include "slope/train.hpp"
@@ -102,9 +103,25 @@ TEST_CASE("saving half-way and resuming ends in the same checkpoint bytes as a s
 
 TEST_CASE("two runs with the same seed at two threads also save byte-identical checkpoints") {
   set_num_threads(2);
+  // A model large enough for the data-parallel step to split every batch in
+  // two row shards, one per thread (the small config above runs on one).
+  train::Config c = config(5);
+  c.hidden = {2048};
+  c.batch = 256;
+  {
+    Rng rng(0);
+    const auto probe = train::make_model<float>(c, spiral_train().dim(), spiral_train().num_classes(), rng);
+    const DataParallel<float> parallel(probe->parameters());
+    REQUIRE(parallel.shards_for(c.batch) == 2);
+    REQUIRE(parallel.shards_for(750 % c.batch) == 2);  // the epoch's last, shorter batch too
+  }
   TempDir dir{"determinism"};
-  run(config(5), dir / "a.ckpt");
-  run(config(5), dir / "b.ckpt");
+  run(c, dir / "a.ckpt");
+  run(c, dir / "b.ckpt");
   CHECK(slurp(dir / "a.ckpt") == slurp(dir / "b.ckpt"));
+  // And the split is real: at one thread the same run ends in other bytes
+  // (the shards' gradients are summed in another order).
   set_num_threads(1);
+  run(c, dir / "one.ckpt");
+  CHECK(slurp(dir / "one.ckpt") != slurp(dir / "a.ckpt"));
 }

@@ -353,3 +353,18 @@ TEST_CASE("the Rng reports invalid arguments", "[errors]") {
   CHECK_THROWS_AS(rng.set_state(""), slope::ValueError);
   CHECK_THROWS_WITH(rng.set_state("1 2 3"), "Rng::set_state: malformed state text");
 }
+
+TEST_CASE("shapes whose entries overflow 64 bits are a ShapeError, never a wrapped-around array", "[errors]") {
+  const std::size_t big = std::size_t{1} << 32;  // big * big wraps around to 0
+  CHECK_THROWS_WITH(slope::numel({big, big}), "shape (4294967296, 4294967296) has more entries than 64 bits can count");
+  CHECK_THROWS_AS(slope::zeros<float>({big, big}), slope::ShapeError);
+  CHECK_THROWS_AS(slope::full<double>({big, 4, big}, 1.0), slope::ShapeError);
+  CHECK_THROWS_AS(slope::eye<float>(big), slope::ShapeError);
+  CHECK_THROWS_AS(slope::from_vector<float>({}, {big, big}), slope::ShapeError);
+  CHECK_THROWS_WITH(slope::reshape(slope::zeros<float>({4}), {(std::int64_t{1} << 62) + 1, 4, -1}),
+                    Catch::StartsWith("reshape: shape (4611686018427387905, 4, 1) has more entries"));
+  CHECK(slope::numel({big, 3}) == 3 * big);
+  CHECK(slope::numel({0, big, big}) == 0);
+  CHECK(slope::numel({big, big, 0}) == 0);
+  CHECK(slope::zeros<float>({big, big, 0}).size() == 0);
+}

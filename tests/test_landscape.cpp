@@ -96,6 +96,9 @@ TEST_CASE("grid() samples the same expression row by row over the window", "[lan
     }
   CHECK(grad_enabled());  // the NoGradGuard inside is scoped
   CHECK_THROWS_MATCHES(grid(s, 1, 10), ValueError, what(Contains("got 1 x 10")));
+  // nx * ny wraps around to 0 in 64 bits: refused, not allocated as 0 points and written past.
+  CHECK_THROWS_MATCHES(grid(s, std::size_t{1} << 32, std::size_t{1} << 32), ValueError, what(Contains("cap")));
+  CHECK_THROWS_MATCHES(grid(s, 10000, 10000), ValueError, what(Contains("10000 x 10000")));
 }
 
 TEST_CASE("by_name finds each surface and names the choices when it cannot", "[landscape]") {

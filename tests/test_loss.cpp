@@ -150,7 +150,8 @@ bool all_near(const std::vector<double>& a, const std::vector<double>& b) {
 // |pred - target| at least kink_margin away from delta.
 std::function<bool(const op_table::Inputs&)> away_from(double delta) {
   return [delta](const op_table::Inputs& x) {
-    for (double d : (x[0] - x[1]).value())
+    const op_table::Tensor64 diff = x[0] - x[1];  // named: a range over a temporary's value() dangles
+    for (double d : diff.value())
       if (std::abs(std::abs(d) - delta) < op_table::kink_margin) return false;
     return true;
   };

@@ -26,7 +26,8 @@ std::vector<double> values(const slope::Array<double>& a) { return {a.begin(), a
 // No entry of a - b (broadcast) within kink_margin of 0.
 bool no_ties(const Inputs& x) {
   slope::NoGradGuard no_grad;
-  for (double v : (x[0] - x[1]).value())
+  const Tensor64 diff = x[0] - x[1];  // named: a range over a temporary's value() dangles
+  for (double v : diff.value())
     if (std::abs(v) < kink_margin) return false;
   return true;
 }

@@ -173,6 +173,40 @@ TEST_CASE("Options are validated in the constructor and the error names the opti
   CHECK(opt.lr() == 0.5);
 }
 
+TEST_CASE("Infinite and NaN options are refused in every constructor, naming the option", "[optim]") {
+  Tensor64 w(xt::xarray<double>{1.0}, true);
+  const double inf = INFINITY, nan = NAN;
+  const auto refused = [](auto&& make, const char* who, const char* option) {
+    INFO(who << " " << option);
+    CHECK_THROWS_MATCHES(make(), ValueError, Catch::Matchers::Predicate<std::exception>([&](const std::exception& e) {
+      const std::string m = e.what();
+      return m.find(who) != std::string::npos && m.find(option) != std::string::npos;
+    }));
+  };
+  refused([&] { return SGD<double>({w}, {.lr = inf}); }, "SGD", "lr");
+  refused([&] { return SGD<double>({w}, {.lr = nan}); }, "SGD", "lr");
+  refused([&] { return SGD<double>({w}, {.momentum = inf}); }, "SGD", "momentum");
+  refused([&] { return SGD<double>({w}, {.weight_decay = inf}); }, "SGD", "weight_decay");
+  refused([&] { return Adam<double>({w}, {.lr = inf}); }, "Adam", "lr");
+  refused([&] { return Adam<double>({w}, {.eps = inf}); }, "Adam", "eps");
+  refused([&] { return Adam<double>({w}, {.weight_decay = inf}); }, "Adam", "weight_decay");
+  refused([&] { return AdamW<double>({w}, {.lr = inf}); }, "AdamW", "lr");
+  refused([&] { return AdamW<double>({w}, {.beta1 = nan}); }, "AdamW", "beta1");
+  refused([&] { return AdamW<double>({w}, {.weight_decay = inf}); }, "AdamW", "weight_decay");
+  refused([&] { return AdaGrad<double>({w}, {.lr = inf}); }, "AdaGrad", "lr");
+  refused([&] { return AdaGrad<double>({w}, {.lr_decay = inf}); }, "AdaGrad", "lr_decay");
+  refused([&] { return AdaGrad<double>({w}, {.eps = inf}); }, "AdaGrad", "eps");
+  refused([&] { return RMSProp<double>({w}, {.lr = inf}); }, "RMSProp", "lr");
+  refused([&] { return RMSProp<double>({w}, {.eps = inf}); }, "RMSProp", "eps");
+  refused([&] { return RMSProp<double>({w}, {.momentum = inf}); }, "RMSProp", "momentum");
+  refused([&] { return LBFGS<double>({w}, {.lr = inf}); }, "LBFGS", "lr");
+  refused([&] { return LBFGS<double>({w}, {.tolerance_grad = nan}); }, "LBFGS", "tolerance_grad");
+  SGD<double> opt({w}, {.lr = 0.1});
+  CHECK_THROWS_WITH(opt.set_lr(inf), "SGD: lr must be >= 0: got inf");
+  CHECK(opt.lr() == 0.1);  // a refused set_lr changes nothing
+  CHECK_THROWS_WITH(clip_grad_norm(std::vector<Tensor64>{w}, inf), Catch::Contains("max_norm"));
+}
+
 TEST_CASE("A saved state restored into a fresh optimizer continues exactly", "[optim][state]") {
   for (const auto& [name, make_opt] : cases()) {
     golden::Problem a, b;

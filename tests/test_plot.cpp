@@ -389,3 +389,27 @@ TEST_CASE("to_image maps the values' own min and max to 0 and 255") {
   CHECK(plot::to_image(flat, 1, 2, 3).pixels == std::vector<std::uint8_t>(6, 128));
   CHECK_THROWS_MATCHES(plot::to_image(v, 3, 2), ValueError, what(Contains("4 values") && Contains("6")));
 }
+
+TEST_CASE("Image sizes whose products overflow are a ValueError, not a wrapped-around buffer") {
+  // (2^62 + 1) * 4 wraps around to 4: before the sizes were checked, four
+  // values made an "image" 2^62 pixels wide that tile() then wrote far past.
+  const std::size_t wide = (std::size_t{1} << 62) + 1;
+  const std::vector<float> four = {0, 1, 2, 3};
+  CHECK_THROWS_MATCHES(plot::to_image(four, wide, 4), ValueError, what(Contains("to_image") && Contains("cap")));
+  const plot::Image forged{wide, 4, 1, {0, 1, 2, 3}};
+  CHECK_THROWS_MATCHES(plot::tile(std::vector<plot::Image>{forged}, 1), ValueError, what(Contains("tile")));
+  CHECK_THROWS_MATCHES(plot::encode_png(forged), ValueError, what(Contains("encode_png")));
+  // A scale or a pad that makes the tiled size wrap around.
+  const std::vector<plot::Image> two(2, plot::Image{1, 1, 1, {7}});
+  CHECK_THROWS_MATCHES(plot::tile(two, 2, 0, std::size_t{1} << 63), ValueError, what(Contains("overflow")));
+  const std::vector<plot::Image> three(3, plot::Image{1, 1, 1, {7}});
+  CHECK_THROWS_MATCHES(plot::tile(three, 3, std::size_t{1} << 63, 1), ValueError, what(Contains("overflow")));
+  // Over the cap without overflowing: refused before allocating.
+  CHECK_THROWS_MATCHES(plot::tile(two, 2, 0, std::size_t{1} << 20), ValueError, what(Contains("cap")));
+  // A contour or region grid whose nx * ny wraps around to the number of values.
+  plot::Figure fig;
+  const std::vector<double> z(4, 1.0);
+  CHECK_THROWS_MATCHES(fig.contour(z, wide, 4, 0, 1, 0, 1), ValueError, what(Contains("64 bits")));
+  const std::vector<int> classes(4, 0);
+  CHECK_THROWS_MATCHES(fig.regions(classes, 4, wide, 0, 1, 0, 1), ValueError, what(Contains("64 bits")));
+}

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "golden/optim_golden.hpp"
 #include "slope/error.hpp"
@@ -82,4 +83,33 @@ TEST_CASE("Schedules refuse bad arguments with the argument's name", "[schedule]
   CHECK_THROWS_WITH(sched::warmup(5, nullptr), Catch::Contains("empty"));
   CHECK_THROWS_WITH(sched::warmup(5, sched::constant(1.0), 2.0), Catch::Contains("start_factor"));
   CHECK_THROWS_WITH(sched::constant(1.0)(-1), Catch::Contains("step"));
+}
+
+TEST_CASE("Schedules refuse infinite, NaN and out-of-order arguments, naming the argument", "[schedule]") {
+  const double inf = INFINITY, nan = NAN;
+  CHECK_THROWS_WITH(sched::constant(inf), "constant: lr0 must be >= 0: got inf");
+  CHECK_THROWS_WITH(sched::constant(nan), Catch::Contains("lr0"));
+  CHECK_THROWS_WITH(sched::cosine(inf, 10), Catch::Contains("cosine: lr0"));
+  CHECK_THROWS_WITH(sched::cosine(1.0, 10, inf), Catch::Contains("cosine: floor"));
+  // A floor above the peak would make the "decay" rise.
+  CHECK_THROWS_WITH(sched::cosine(1e-3, 10, 1e-2), "cosine: floor must be at most lr0 (0.001): got 0.01");
+  CHECK_NOTHROW(sched::cosine(1e-3, 10, 1e-3));
+  CHECK_THROWS_WITH(sched::step_decay(1.0, {5}, inf), Catch::Contains("step_decay: gamma"));
+  CHECK_THROWS_WITH(sched::step_decay(inf, {5}), Catch::Contains("step_decay: lr0"));
+  CHECK_THROWS_WITH(sched::step_decay(1.0, {-5, 3}), Catch::Contains("milestones must be >= 0"));
+  CHECK_THROWS_WITH(sched::step_decay_every(1.0, 5, nan), Catch::Contains("gamma"));
+  CHECK_THROWS_WITH(sched::linear_decay(1.0, 10, inf), Catch::Contains("end_factor"));
+  CHECK_THROWS_WITH(sched::inverse_sqrt(inf), Catch::Contains("inverse_sqrt: lr0"));
+  CHECK_THROWS_WITH(sched::warmup(5, sched::constant(1.0), nan), Catch::Contains("start_factor"));
+  CHECK_THROWS_WITH(sched::scale_lr(inf, 32, 64), Catch::Contains("scale_lr: base_lr"));
+  CHECK_THROWS_WITH(sched::scale_lr(-1.0, 32, 64), Catch::Contains("scale_lr: base_lr"));
+}
+
+TEST_CASE("Schedules take the largest step counts without overflowing", "[schedule]") {
+  constexpr std::int64_t huge = std::numeric_limits<std::int64_t>::max();
+  CHECK(sched::inverse_sqrt(1.0)(huge) == Approx(1.0 / std::sqrt(9.223372036854775807e18)));
+  CHECK(sched::cosine(1.0, huge, 0.0)(huge) == Approx(0.0).margin(1e-15));
+  CHECK(sched::linear_decay(1.0, huge)(huge) == Approx(0.0).margin(1e-15));
+  CHECK(sched::step_decay_every(1.0, huge, 0.5)(huge) == 0.5);
+  CHECK(sched::warmup(huge, sched::constant(2.0))(huge - 1) == Approx(2.0));
 }

@@ -288,6 +288,15 @@ TEST_CASE("load_model refuses a file without slope metadata or with inconsistent
   require_io_error([&] { train::load_model(p); }, p, "'slope.inputs' is not a count");
   p = with("slope.model", "model=cnn\n");
   require_io_error([&] { train::load_model(p); }, p, "model must be one of");
+  // The examples' shape, recorded since slope.image exists: it must hold the inputs.
+  CHECK(train::load_model(good).rows == 1);
+  CHECK(train::load_model(good).cols == 2);
+  p = with("slope.image", "1x1x3");
+  require_io_error([&] { train::load_model(p); }, p, "'slope.image' 1x1x3 does not hold the 2 inputs");
+  p = with("slope.image", "1x2");
+  require_io_error([&] { train::load_model(p); }, p, "'slope.image' is not CxHxW: '1x2'");
+  p = with("slope.image", "1x18446744073709551615x2");
+  require_io_error([&] { train::load_model(p); }, p, "does not hold the 2 inputs");
   p = with("slope.preprocess", "{\"scale\": 1, \"mean\": [0.5]}");
   require_io_error([&] { train::load_model(p); }, p, "1 means for examples of 2 values");
   // Same sizes, other names: the state_dict check, still naming the file.

@@ -124,7 +124,8 @@ Path trace(const Surface& surface, std::string_view optimizer_name, std::size_t 
 /// f on a regular nx x ny grid over the surface's window, evaluated through
 /// the same expression on two (ny, nx) arrays under NoGradGuard. Row-major:
 /// entry r * nx + c is at x = x0 + c (x1 - x0) / (nx - 1), y = y0 + r (y1 - y0) / (ny - 1).
-/// ValueError if nx or ny is below 2.
+/// ValueError if nx or ny is below 2, or nx * ny is over kMaxGridPoints.
+inline constexpr std::size_t kMaxGridPoints = std::size_t{1} << 26;
 std::vector<double> grid(const Surface& surface, std::size_t nx, std::size_t ny);
 
 /// Euclidean distance.

@@ -101,6 +101,10 @@ std::string svg_grid(std::span<const Figure> figures, std::size_t columns);
 void save_grid(const std::filesystem::path& path, std::span<const Figure> figures,
                std::size_t columns);
 
+/// The largest image (width x height x channels bytes) to_image, tile and
+/// encode_png make or take: 1 GiB; ValueError above it.
+inline constexpr std::size_t kMaxImageBytes = std::size_t{1} << 30;
+
 /// An 8-bit image, row-major, 1 (grey) or 3 (RGB) channels interleaved.
 struct Image {
   std::size_t width = 0, height = 0, channels = 1;
@@ -113,7 +117,8 @@ Image to_image(std::span<const float> values, std::size_t width, std::size_t hei
                std::size_t channels = 1);
 /// Tiles equally sized images in a grid `columns` wide with `pad` black pixels
 /// between them, optionally upscaled by an integer `scale` (nearest neighbour).
-/// ValueError if the images differ in size or channels.
+/// ValueError if the images differ in size or channels, or if the tiled
+/// image's size overflows or is over kMaxImageBytes.
 Image tile(std::span<const Image> images, std::size_t columns, std::size_t pad = 2,
            std::size_t scale = 1);
 /// A PNG file (zlib-compressed, CRC-checked chunks) written atomically.

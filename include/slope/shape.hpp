@@ -16,7 +16,8 @@ using Shape = xt::svector<std::size_t, 8>;
 /// Python-style text: "()" for a scalar, "(4,)" for a vector, "(2, 3)".
 std::string to_string(const Shape& shape);
 
-/// Number of entries (1 for a scalar).
+/// Number of entries (1 for a scalar); ShapeError if the product of the
+/// dimensions overflows 64 bits (so no caller allocates a wrapped-around size).
 std::size_t numel(const Shape& shape);
 
 /// NumPy broadcasting: align trailing dimensions; each pair must be equal or

@@ -1,5 +1,6 @@
 #include "common.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -103,7 +104,13 @@ data::Dataset load_data(const Args& args, std::string_view split) {
   const std::string dir = args.get("data-dir", e->default_dir);
   if (e->needs_dir) {
     if (dir.empty()) throw UsageError(fmt::format("--data {} needs --data-dir", name));
-    if (!fs::is_directory(dir))
+    // stat(2), not fs::is_directory: that throws filesystem_error's raw text
+    // for a name too long or a directory that cannot be searched.
+    struct stat st {};
+    const bool found = ::stat(dir.c_str(), &st) == 0;
+    if (!found && errno != ENOENT && errno != ENOTDIR)
+      throw UsageError(fmt::format("--data-dir: '{}': {}", dir, std::strerror(errno)));
+    if (!found || !S_ISDIR(st.st_mode))
       throw UsageError(fmt::format("--data-dir: '{}' is not a directory{}", dir,
                                    name == "fashion-mnist" ? " (install the Debian package dataset-fashion-mnist)" : ""));
   }
@@ -120,13 +127,17 @@ std::pair<data::Dataset, data::Dataset> load_train_test(const Args& args) {
     throw;
   }
   data::Dataset test_set = test.get();
-  if (test_set.rows != train_set.rows || test_set.cols != train_set.cols || test_set.channels != train_set.channels ||
-      test_set.num_classes() != train_set.num_classes())
-    throw UsageError(fmt::format("--data-dir: the test split holds {}x{}x{} examples of {} classes, the training "
-                                 "split {}x{}x{} of {}", test_set.channels, test_set.rows, test_set.cols,
-                                 test_set.num_classes(), train_set.channels, train_set.rows, train_set.cols,
-                                 train_set.num_classes()));
+  check_same_examples(train_set, test_set);
   return {std::move(train_set), std::move(test_set)};
+}
+
+void check_same_examples(const data::Dataset& train, const data::Dataset& test) {
+  // Rows and columns, not only their product: 14x56 images are not 28x28 ones.
+  if (test.rows != train.rows || test.cols != train.cols || test.channels != train.channels ||
+      test.num_classes() != train.num_classes())
+    throw UsageError(fmt::format("--data-dir: the test split holds {}x{}x{} examples of {} classes, the training "
+                                 "split {}x{}x{} of {}", test.channels, test.rows, test.cols, test.num_classes(),
+                                 train.channels, train.rows, train.cols, train.num_classes()));
 }
 
 void check_val_size(const train::Config& config, const data::Dataset& train) {
@@ -135,8 +146,31 @@ void check_val_size(const train::Config& config, const data::Dataset& train) {
                                  train.size(), train.name, config.val_size));
 }
 
+namespace {
+
+// Room for the ".tmp-<pid>-<n>" an atomic write appends to the file's name.
+constexpr std::size_t kTempSuffix = 24;
+
+// Where `path` finally points: symlinks followed one by one (a dangling one
+// to the file it would create), then the existing part made canonical. Two
+// options naming the same file resolve to the same path.
+fs::path resolved(const fs::path& path) {
+  std::error_code ec;
+  fs::path p = fs::absolute(path, ec);
+  if (ec) p = path;
+  for (int hops = 0; hops < 40 && fs::is_symlink(p, ec); ++hops) {
+    const fs::path target = fs::read_symlink(p, ec);
+    if (ec) break;
+    p = target.is_absolute() ? target : p.parent_path() / target;
+  }
+  fs::path normal = fs::weakly_canonical(p, ec);
+  return ec ? p.lexically_normal() : normal;
+}
+
+}  // namespace
+
 void check_paths(const Args& args, const std::vector<PathOption>& options) {
-  std::vector<std::pair<std::string, fs::path>> seen;  // option, normalised path
+  std::vector<std::pair<std::string, fs::path>> seen;  // option, resolved path
   for (const auto& [option, kind] : options) {
     if (!args.has(option)) continue;
     const std::string text = args.get(option);
@@ -144,10 +178,16 @@ void check_paths(const Args& args, const std::vector<PathOption>& options) {
       return UsageError(fmt::format("--{}: '{}' {}", option, text, what));
     };
     if (text.empty()) throw UsageError(fmt::format("--{}: the path is empty", option));
-    if (text.size() >= PATH_MAX) throw bad("is longer than the system's path limit");
+    const bool output_file = kind == PathKind::output_file;
+    if (text.size() + (output_file ? kTempSuffix : 0) >= PATH_MAX) throw bad("is longer than the system's path limit");
     const fs::path path(text);
     for (const auto& part : path)
       if (part.native().size() > NAME_MAX) throw bad("has a name longer than the system's limit");
+    // An output file is written beside itself first (atomically, or checked
+    // here for all outputs alike): its name needs room for the suffix.
+    if (output_file && path.filename().native().size() + kTempSuffix > NAME_MAX)
+      throw bad(fmt::format("has a file name of {} bytes; at most {} leave room for the temporary file written "
+                            "beside it", path.filename().native().size(), NAME_MAX - kTempSuffix));
     struct stat st {};
     const bool exists = ::stat(path.c_str(), &st) == 0;
     if (kind == PathKind::input_file) {
@@ -167,11 +207,9 @@ void check_paths(const Args& args, const std::vector<PathOption>& options) {
       if (::access(dir.c_str(), W_OK) != 0)
         throw UsageError(fmt::format("--{}: directory '{}' is not writable", option, dir.string()));
     }
-    std::error_code ec;
-    fs::path normal = fs::weakly_canonical(path, ec);
-    if (ec) normal = fs::absolute(path).lexically_normal();
+    const fs::path normal = resolved(path);
     for (const auto& [other, other_path] : seen) {
-      std::error_code eq;
+      std::error_code eq;  // equivalent(): hard links, and bind mounts of one file
       if (normal == other_path || (exists && fs::equivalent(path, other_path, eq)))
         throw UsageError(fmt::format("--{} and --{} name the same file '{}'", other, option, text));
     }
@@ -179,17 +217,52 @@ void check_paths(const Args& args, const std::vector<PathOption>& options) {
   }
 }
 
+void check_export_files(const Args& args, const std::string& option, const std::vector<std::string>& names,
+                        const std::vector<std::string>& others) {
+  if (!args.has(option)) return;
+  for (const auto& name : names) {
+    const fs::path file = fs::path(args.get(option)) / (name + ".npy");
+    struct stat st {};
+    if (::stat(file.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+      throw UsageError(fmt::format("--{}: '{}' exists and is not a regular file", option, file.string()));
+    for (const auto& other : others) {
+      std::error_code ec;
+      if (args.has(other) && (resolved(file) == resolved(args.get(other)) || fs::equivalent(file, args.get(other), ec)))
+        throw UsageError(fmt::format("--{} would write '{}', the file --{} names", option, file.string(), other));
+    }
+  }
+}
+
 void check_not_input(const std::string& out, const std::vector<std::string>& files) {
   for (const auto& f : files) {
     std::error_code ec;
-    if (f == out || fs::equivalent(f, out, ec))
+    if (f == out || resolved(f) == resolved(out) || fs::equivalent(f, out, ec))
       throw UsageError(fmt::format("--out: '{}' is also an input file", out));
   }
 }
 
+void check_stdout() {
+  errno = 0;
+  if (std::fflush(stdout) != 0 || std::ferror(stdout))
+    throw IoError(fmt::format("standard output: cannot write{}{}", errno ? ": " : "",
+                              errno ? std::strerror(errno) : ""));
+}
+
 LineFile::LineFile(const std::string& path) : path_(path) {
-  file_ = std::fopen(path.c_str(), "w");
-  if (!file_) throw IoError(fmt::format("{}: cannot open for writing: {}", path, std::strerror(errno)));
+  // O_NONBLOCK: a FIFO put at the path after check_paths must not block the
+  // open; truncate only once it is known to be a regular file.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
+  if (fd < 0) throw IoError(fmt::format("{}: cannot open for writing: {}", path, std::strerror(errno)));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw IoError(fmt::format("{}: not a regular file", path));
+  }
+  if (::ftruncate(fd, 0) != 0 || ::fcntl(fd, F_SETFL, 0) != 0 || !(file_ = ::fdopen(fd, "w"))) {
+    const int saved = errno;
+    ::close(fd);
+    throw IoError(fmt::format("{}: cannot open for writing: {}", path, std::strerror(saved)));
+  }
 }
 
 LineFile::~LineFile() {
@@ -255,14 +328,15 @@ void Progress::update(std::size_t done, std::size_t total, double loss) {
   const double frac = static_cast<double>(done + 1) / static_cast<double>(total);
   const int width = 30, filled = static_cast<int>(frac * width);
   const double eta = frac > 0 ? (t - start_) * (1.0 - frac) / frac : 0.0;
-  fmt::print(out_, "\r  [{:=<{}}{:<{}}] {}/{} batches  loss {:.4f}  ETA {:.0f}s ", "", filled, "",
-             width - filled, done + 1, total, loss, eta);
+  // Best effort: a terminal that went away must not stop the run (fmt::print would throw).
+  std::fputs(fmt::format("\r  [{:=<{}}{:<{}}] {}/{} batches  loss {:.4f}  ETA {:.0f}s ", "", filled, "",
+                         width - filled, done + 1, total, loss, eta).c_str(), out_);
   std::fflush(out_);
 }
 
 void Progress::clear() {
   if (!tty_) return;
-  fmt::print(out_, "\r{:<90}\r", "");
+  std::fputs(fmt::format("\r{:<90}\r", "").c_str(), out_);
   std::fflush(out_);
 }
 

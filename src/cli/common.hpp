@@ -45,14 +45,28 @@ struct PathOption {
   PathKind kind;
 };
 /// Checks every given path option before any work (UsageError, exit 2):
-/// non-empty and not over-long; an output file that exists must be a regular
+/// non-empty and not over-long (an output file's name leaves room for the
+/// temporary file written beside it); an output file that exists must be a regular
 /// file (never a directory, FIFO or device), in an existing writable
 /// directory; an output directory must exist and be writable; an input file
-/// must exist and be a regular file; and no two of them may name the same file.
+/// must exist and be a regular file; and no two of them may name the same file
+/// (after following symlinks, dangling ones included, and across hard links).
 void check_paths(const Args& args, const std::vector<PathOption>& options);
 
-/// UsageError if `out` names one of the input `files`.
+/// UsageError if `out` names one of the input `files` (symlinks and hard links included).
 void check_not_input(const std::string& out, const std::vector<std::string>& files);
+/// For --export DIR: UsageError if one of the files it will write,
+/// DIR/<name>.npy, exists and is not a regular file, or is the file one of
+/// the `others` options names. Called once the model's names are known,
+/// before any training.
+void check_export_files(const Args& args, const std::string& option, const std::vector<std::string>& names,
+                        const std::vector<std::string>& others);
+/// UsageError naming --data-dir unless the test split's examples have the
+/// training split's rows, columns, channels and classes.
+void check_same_examples(const data::Dataset& train, const data::Dataset& test);
+/// Flushes stdout; IoError "standard output: cannot write: ..." if that fails
+/// (a full disk, a closed pipe), so a run stops when its report is lost.
+void check_stdout();
 
 /// A text file written line by line (the metrics); every write is checked and
 /// a failed one throws IoError naming the file.

@@ -4,6 +4,7 @@
 //   histogram  the values of one or more weight arrays
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -70,8 +71,14 @@ void check_inputs(const std::vector<std::string>& files, std::size_t most) {
   if (files.empty()) throw UsageError("no input file given");
   if (files.size() > most)
     throw UsageError(fmt::format("expected at most {} input file, got {}", most, files.size()));
-  for (const auto& f : files)
-    if (!fs::is_regular_file(f)) throw UsageError(fmt::format("input file '{}' does not exist", f));
+  for (const auto& f : files) {
+    std::error_code ec;  // the error_code form: no filesystem_error text for a name too long
+    const fs::file_status st = fs::status(f, ec);
+    if (!fs::exists(st)) throw UsageError(fmt::format("input file '{}' does not exist{}", f,
+                                                      ec && ec != std::errc::no_such_file_or_directory
+                                                          ? " (" + ec.message() + ")" : ""));
+    if (!fs::is_regular_file(st)) throw UsageError(fmt::format("input file '{}' is not a regular file", f));
+  }
 }
 
 // One label per file: its stem, or parent/stem when two stems are the same.
@@ -81,7 +88,9 @@ std::vector<std::string> series_labels(const std::vector<std::string>& files) {
   if (std::set<std::string>(labels.begin(), labels.end()).size() == labels.size()) return labels;
   labels.clear();
   for (const auto& f : files) {
-    const fs::path p = fs::absolute(f);
+    std::error_code ec;
+    fs::path p = fs::absolute(f, ec);
+    if (ec) p = f;
     labels.push_back((p.parent_path().filename() / p.stem()).string());
   }
   return labels;
@@ -230,14 +239,23 @@ std::array<std::size_t, 3> image_shape(const Args& args, std::size_t d) {
                                  "--image HxWxC", d));
   }
   const std::string v = args.get("image");
+  const auto bad = [&] {
+    return UsageError(fmt::format("--image: expected HxWxC with C 1 or 3, like 28x28x1, got '{}'", v));
+  };
   std::array<std::size_t, 3> s{};
-  char x1 = 0, x2 = 0, rest = 0;
-  if (std::sscanf(v.c_str(), "%zu%c%zu%c%zu%c", &s[0], &x1, &s[1], &x2, &s[2], &rest) != 5 || x1 != 'x' ||
-      x2 != 'x' || s[0] == 0 || s[1] == 0 || (s[2] != 1 && s[2] != 3))
-    throw UsageError(fmt::format("--image: expected HxWxC with C 1 or 3, like 28x28x1, got '{}'", v));
-  if (s[0] * s[1] * s[2] != d)
-    throw UsageError(fmt::format("--image: {} holds {} values, but each column of the weights has {}", v,
-                                 s[0] * s[1] * s[2], d));
+  const char* p = v.data();
+  const char* const end = v.data() + v.size();
+  for (std::size_t k = 0; k < 3; ++k) {  // digits only: no sign, no space, no wrap-around
+    const auto [q, ec] = std::from_chars(p, end, s[k]);
+    if (ec != std::errc() || q == p || (k < 2 ? q == end || *q != 'x' : q != end)) throw bad();
+    p = q + 1;
+  }
+  if (s[0] == 0 || s[1] == 0 || (s[2] != 1 && s[2] != 3)) throw bad();
+  // H x W x C must be the column's length exactly, computed without wrapping
+  // around (16x1152921504606847025x1 is 784 modulo 2^64).
+  std::size_t n = 0;
+  if (__builtin_mul_overflow(s[0], s[1], &n) || __builtin_mul_overflow(n, s[2], &n) || n != d)
+    throw UsageError(fmt::format("--image: {} does not hold the {} values of each column of the weights", v, d));
   return s;
 }
 
@@ -278,7 +296,12 @@ int templates(int argc, char** argv) {
         pixels[p * ch + q] = static_cast<float>(v[(q * h * wd + p) * c + k]);
     images.push_back(plot::to_image(pixels, wd, h, ch));
   }
-  const plot::Image tiled = plot::tile(images, columns, 2, scale);
+  plot::Image tiled;
+  try {
+    tiled = plot::tile(images, columns, 2, scale);
+  } catch (const ValueError& e) {  // the size of the picture: the options chose it
+    throw UsageError(fmt::format("--scale {} and --columns {}: {}", scale, columns, e.what()));
+  }
   plot::save_png(out, tiled);
   fmt::print("slope plot templates: {} images of {}x{}x{} -> {} ({} x {} pixels)\n", c, h, wd, ch, out,
              tiled.width, tiled.height);

@@ -1,5 +1,6 @@
 // slope search, slope knn and slope gradcheck.
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -19,10 +20,14 @@ std::pair<double, double> range_option(const Args& args, const std::string& name
   if (!args.has(name)) return {lo, hi};
   const std::string v = args.get(name);
   const auto comma = v.find(',');
+  const auto number = [&](std::size_t from, std::size_t to, double& x) {  // the whole text, finite
+    const auto [end, ec] = std::from_chars(v.data() + from, v.data() + to, x);
+    return from < to && ec == std::errc() && end == v.data() + to && std::isfinite(x);
+  };
   double a = 0, b = 0;
-  std::istringstream in(v.substr(0, comma)), in2(comma == std::string::npos ? "" : v.substr(comma + 1));
-  if (comma == std::string::npos || !(in >> a) || !(in2 >> b) || !(a > 0) || !(b >= a))
-    throw UsageError(fmt::format("--{}: expected LO,HI with 0 < LO <= HI, got '{}'", name, v));
+  if (comma == std::string::npos || !number(0, comma, a) || !number(comma + 1, v.size(), b) || !(a > 0) ||
+      !(b >= a))
+    throw UsageError(fmt::format("--{}: expected LO,HI with 0 < LO <= HI, both finite, got '{}'", name, v));
   return {a, b};
 }
 
@@ -30,13 +35,15 @@ std::vector<std::size_t> size_list(const Args& args, const std::string& name, co
   std::vector<std::size_t> out;
   std::istringstream in(args.get(name, fallback));
   for (std::string part; std::getline(in, part, ',');) {
-    char* end = nullptr;
-    const long v = std::strtol(part.c_str(), &end, 10);
-    if (part.empty() || *end || v <= 0)
-      throw UsageError(fmt::format("--{}: expected positive integers like 1,3,5, got '{}'", name,
-                                   args.get(name, fallback)));
-    out.push_back(static_cast<std::size_t>(v));
+    std::size_t v = 0;  // from_chars: no sign, no space, and out of range is an error, not LONG_MAX
+    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+    if (part.empty() || ec != std::errc() || end != part.data() + part.size() || v == 0 || v > data::kMaxExamples)
+      throw UsageError(fmt::format("--{}: expected integers in [1, {}] like 1,3,5, got '{}'", name,
+                                   data::kMaxExamples, args.get(name, fallback)));
+    out.push_back(v);
   }
+  if (out.empty() || args.get(name, fallback).back() == ',')
+    throw UsageError(fmt::format("--{}: expected integers like 1,3,5, got '{}'", name, args.get(name, fallback)));
   return out;
 }
 

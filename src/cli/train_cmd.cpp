@@ -21,7 +21,7 @@ std::vector<OptionSpec> train_options() {
   auto specs = config_options();
   specs.push_back({"metrics", "FILE", "write one JSON line per epoch to FILE", ""});
   specs.push_back({"save", "FILE", "write a checkpoint after every epoch (atomically)", ""});
-  specs.push_back({"resume", "FILE", "continue the run saved in FILE (its settings win)", ""});
+  specs.push_back({"resume", "FILE", "continue the run saved in FILE (its settings; --epochs may extend it)", ""});
   specs.push_back({"export", "PATH", "write the final model: FILE.safetensors (the state_dict) or a DIR of .npy files", ""});
   return specs;
 }
@@ -39,6 +39,12 @@ std::string epoch_json(const train::EpochStats& s) {
       s.epoch, json_number(s.data_loss), json_number(s.reg_loss), json_number(s.train_accuracy),
       json_number(s.val_accuracy), json_number(s.val_loss), json_number(s.lr),
       json_number(s.seconds), json_number(s.examples_per_second));
+}
+
+std::vector<std::string> parameter_names(const nn::Module<float>& model) {
+  std::vector<std::string> names;
+  for (const auto& [name, p] : model.named_parameters()) names.push_back(name);
+  return names;
 }
 
 // Options given next to --resume that the checkpoint's settings override.
@@ -98,6 +104,8 @@ int train_command(int argc, char** argv) {
   if (comm.size() > 1)
     fmt::print("slope train: {}, {} thread{} each, each computing 1/{} of every batch of {}\n", comm.describe(),
                num_threads(), num_threads() == 1 ? "" : "s", comm.size(), config.batch);
+  if (args.has("export") && !exports_safetensors(args))
+    check_export_files(args, "export", parameter_names(trainer->model()), {"resume", "save", "metrics"});
   fmt::print("slope train: {} ({} train / {} val / {} test), model {}, {} loss, {} lr {:.3g}, "
              "{} schedule, {} epochs of batch {}\n",
              train_set.name, trainer->split().train.size(), trainer->split().val.size(), test_set.size(),
@@ -106,6 +114,7 @@ int train_command(int argc, char** argv) {
   if (trainer->epochs_done() > 0)
     fmt::print("resumed from {} after epoch {} (step {})\n", args.get("resume"), trainer->epochs_done(),
                trainer->step());
+  check_stdout();  // before the metrics file is opened (and emptied)
   std::unique_ptr<LineFile> metrics;
   if (args.has("metrics") && root) metrics = std::make_unique<LineFile>(args.get("metrics"));
   std::fflush(stdout);
@@ -122,7 +131,7 @@ int train_command(int argc, char** argv) {
                last.epoch, config.epochs, last.data_loss + last.reg_loss, last.data_loss, last.reg_loss,
                100 * last.train_accuracy, 100 * last.val_accuracy, last.lr, last.examples_per_second,
                last.seconds);
-    std::fflush(stdout);
+    check_stdout();  // a report that cannot be written stops the run
     if (metrics) metrics->write_line(epoch_json(last));
     if (args.has("save") && root) trainer->save(args.get("save"));
   }
@@ -191,12 +200,18 @@ int eval_command(int argc, char** argv) {
   train::Evaluation e;
   if (args.has("weights")) {
     train::SavedModel m = train::load_model(args.get("weights"));
+    if (args.has("export") && !exports_safetensors(args))
+      check_export_files(args, "export", parameter_names(*m.model), {"weights"});
     const data::Dataset d = load_data(args, split);
     if (m.dataset.rfind(args.get("data", "fashion-mnist"), 0) != 0)
       throw UsageError(fmt::format("--data: the model in '{}' was trained on {}", args.get("weights"), m.dataset));
     if (d.dim() != m.inputs || d.num_classes() != m.classes)
       throw UsageError(fmt::format("--data: {} has {} values per example and {} classes, the model takes {} and {}",
                                    d.name, d.dim(), d.num_classes(), m.inputs, m.classes));
+    if (m.rows && (d.channels != m.channels || d.rows != m.rows || d.cols != m.cols))
+      throw UsageError(fmt::format("--data: {} holds {}x{}x{} examples, the model in '{}' was trained on {}x{}x{}",
+                                   d.name, d.channels, d.rows, d.cols, args.get("weights"), m.channels, m.rows,
+                                   m.cols));
     e = train::evaluate(*m.model, d, m.preprocess, [&](const Tensor& s, std::span<const std::int32_t> y) {
       return train::data_loss(m.config.loss, s, y);
     });
@@ -207,10 +222,14 @@ int eval_command(int argc, char** argv) {
           io::write_npy<float>(fs::path(args.get("export")) / (name + ".npy"), std::span(p.data(), p.size()), p.shape());
     }
   } else {
-    const data::Dataset train_set = load_data(args, "train");
+    // The test split is read beside the training split and must hold examples of its shape.
+    const auto [train_set, test_set] = split == "test" ? load_train_test(args)
+                                                       : std::pair{load_data(args, "train"), data::Dataset{}};
     const auto trainer = train::Trainer::resume(args.get("checkpoint"), train_set);
+    if (args.has("export") && !exports_safetensors(args))
+      check_export_files(args, "export", parameter_names(trainer->model()), {"checkpoint"});
     if (split == "test") {
-      e = trainer->evaluate(load_data(args, "test"));
+      e = trainer->evaluate(test_set);
     } else {
       // An empty index list means "everything" to evaluate(): refuse it here.
       if (split == "val" && trainer->split().val.empty())

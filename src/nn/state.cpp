@@ -27,9 +27,9 @@ void load_state_dict(Module<T>& m, const io::TensorFile& file, const std::string
   std::vector<std::string> missing, unexpected;
   for (const auto& [name, t] : params)
     if (!file.tensors.count(name)) missing.push_back(name);
-  for (const auto& [name, a] : file.tensors)
-    if (std::none_of(params.begin(), params.end(), [&](const auto& p) { return p.first == name; }))
-      unexpected.push_back(name);
+  for (const auto& entry : file.tensors)  // not a structured binding: clang 14 cannot capture one
+    if (std::none_of(params.begin(), params.end(), [&](const auto& p) { return p.first == entry.first; }))
+      unexpected.push_back(entry.first);
   if (!missing.empty() || !unexpected.empty())
     throw ValueError(fmt::format("{}: does not match {}: missing {}; unexpected {}", origin, m.type_name(),
                                  missing.empty() ? "none" : fmt::format("{}", fmt::join(missing, ", ")),

@@ -27,9 +27,13 @@ void check_grid(const char* op, std::size_t values, std::size_t nx, std::size_t 
   if (nx < 2 || ny < 2)
     throw ValueError(fmt::format("Figure::{}: the grid needs at least 2 x 2 samples, got nx {} ny {}",
                                  op, nx, ny));
-  if (values != nx * ny)
+  std::size_t cells = 0;  // nx * ny, which must not wrap around to match `values`
+  if (__builtin_mul_overflow(nx, ny, &cells))
+    throw ValueError(fmt::format("Figure::{}: an nx {} by ny {} grid has more cells than 64 bits can count", op,
+                                 nx, ny));
+  if (values != cells)
     throw ValueError(fmt::format("Figure::{}: {} values for an nx {} by ny {} grid (expected {})", op,
-                                 values, nx, ny, nx * ny));
+                                 values, nx, ny, cells));
   if (!(x0 < x1) || !(y0 < y1) || !std::isfinite(x1 - x0) || !std::isfinite(y1 - y0))
     throw ValueError(fmt::format("Figure::{}: expected x0 < x1 and y0 < y1, got x [{}, {}] y [{}, {}]",
                                  op, x0, x1, y0, y1));

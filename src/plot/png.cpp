@@ -20,15 +20,25 @@ namespace slope::plot {
 
 namespace {
 
+// width * height * channels, checked: a product that wraps around could
+// otherwise match a small buffer and send the loops far past its end.
+std::size_t image_bytes(const char* op, std::size_t width, std::size_t height, std::size_t channels) {
+  std::size_t n = 0;
+  if (__builtin_mul_overflow(width, height, &n) || __builtin_mul_overflow(n, channels, &n) || n > kMaxImageBytes)
+    throw ValueError(fmt::format("{}: a {} x {} x {} image is over the cap of {} bytes", op, width, height,
+                                 channels, kMaxImageBytes));
+  return n;
+}
+
 void check_pixels(const char* op, const Image& image) {
   if (image.channels != 1 && image.channels != 3)
     throw ValueError(fmt::format("{}: images have 1 or 3 channels, got {}", op, image.channels));
   if (image.width == 0 || image.height == 0)
     throw ValueError(fmt::format("{}: empty image ({} x {})", op, image.width, image.height));
-  if (image.pixels.size() != image.width * image.height * image.channels)
+  const std::size_t bytes = image_bytes(op, image.width, image.height, image.channels);
+  if (image.pixels.size() != bytes)
     throw ValueError(fmt::format("{}: {} pixel bytes for a {} x {} x {} image (expected {})", op,
-                                 image.pixels.size(), image.width, image.height, image.channels,
-                                 image.width * image.height * image.channels));
+                                 image.pixels.size(), image.width, image.height, image.channels, bytes));
 }
 
 void put_u32(std::vector<std::uint8_t>& out, std::uint32_t v) {
@@ -49,9 +59,10 @@ void put_chunk(std::vector<std::uint8_t>& out, const char (&type)[5], std::span<
 Image to_image(std::span<const float> values, std::size_t width, std::size_t height,
                std::size_t channels) {
   Image image{width, height, channels, {}};
-  if (values.size() != width * height * channels)
+  const std::size_t bytes = image_bytes("to_image", width, height, channels);
+  if (values.size() != bytes)
     throw ValueError(fmt::format("to_image: {} values for a {} x {} x {} image (expected {})",
-                                 values.size(), width, height, channels, width * height * channels));
+                                 values.size(), width, height, channels, bytes));
   float lo = INFINITY, hi = -INFINITY;
   for (float v : values)
     if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
@@ -82,9 +93,20 @@ Image tile(std::span<const Image> images, std::size_t columns, std::size_t pad, 
   }
   columns = std::min(columns, images.size());
   const std::size_t rows = (images.size() + columns - 1) / columns;
-  const std::size_t w = first.width * scale, h = first.height * scale, ch = first.channels;
-  Image out{columns * w + (columns - 1) * pad, rows * h + (rows - 1) * pad, ch, {}};
-  out.pixels.assign(out.width * out.height * ch, 0);  // black between the tiles
+  // Every size below is checked: scale, pad and the image count come from the caller.
+  const auto side = [&](std::size_t n, std::size_t extent, std::size_t& scaled) {
+    std::size_t total = 0, gaps = 0;
+    if (__builtin_mul_overflow(extent, scale, &scaled) || __builtin_mul_overflow(n, scaled, &total) ||
+        __builtin_mul_overflow(n - 1, pad, &gaps) || __builtin_add_overflow(total, gaps, &total))
+      throw ValueError(fmt::format("tile: {} images of {} x {} in {} columns at scale {} with pad {} "
+                                   "overflow 64 bits", images.size(), first.width, first.height, columns, scale,
+                                   pad));
+    return total;
+  };
+  std::size_t w = 0, h = 0;
+  const std::size_t ch = first.channels;
+  Image out{side(columns, first.width, w), side(rows, first.height, h), ch, {}};
+  out.pixels.assign(image_bytes("tile", out.width, out.height, ch), 0);  // black between the tiles
   for (std::size_t k = 0; k < images.size(); ++k) {
     const std::size_t ox = (k % columns) * (w + pad), oy = (k / columns) * (h + pad);
     for (std::size_t y = 0; y < h; ++y)

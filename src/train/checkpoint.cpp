@@ -149,6 +149,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& path, cons
       throw IoError(fmt::format("{}: not a slope training checkpoint", path.string()));
     if (!ckpt.has_meta("config")) throw ValueError("no 'config' entry");
     Config config = Config::from_text(ckpt.meta("config"));
+    config.validate();  // as saved: epochs at most kMaxEpochs
     if (epochs) config.epochs = epochs;
     config.validate();
     // Sizes first: the saved parameters must be as many as the configured
@@ -219,6 +220,11 @@ void Trainer::restore(const io::Checkpoint& ckpt) {
   optimizer_->load_state(st);
   data::Minibatches batches = *batches_;
   batches.restore(data::get_position(ckpt, "batches/"));
+  // A run saves at most after its last epoch; a larger epoch (which would
+  // also make the step product below wrap around) is not one it wrote.
+  const std::size_t saved_epochs = Config::from_text(meta("config")).epochs;
+  if (batches.epoch() > saved_epochs)
+    throw ValueError(fmt::format("epoch {} is past the run's {} epochs", batches.epoch(), saved_epochs));
   const std::uint64_t per_epoch = batches.batches_per_epoch();
   const std::uint64_t at = static_cast<std::uint64_t>(batches.epoch()) * per_epoch +
                            (batches.offset() + config_.batch - 1) / config_.batch;
@@ -235,7 +241,9 @@ void Trainer::export_model(const std::filesystem::path& path) const {
   std::map<std::string, std::string> meta{{"slope.preprocess", preprocess_text(prep_)},
                                           {"slope.dataset", train_.name},
                                           {"slope.inputs", std::to_string(train_.dim())},
-                                          {"slope.classes", std::to_string(train_.num_classes())}};
+                                          {"slope.classes", std::to_string(train_.num_classes())},
+                                          {"slope.image", fmt::format("{}x{}x{}", train_.channels, train_.rows,
+                                                                      train_.cols)}};
   // The config's model fields describe the model only when the config built it.
   if (custom_model_) meta["slope.custom_model"] = model_->type_name();
   else meta["slope.model"] = config_.model_text() + "loss=" + config_.loss + "\n";
@@ -275,6 +283,23 @@ SavedModel load_model(const std::filesystem::path& path) {
     if (want != saved)
       throw ValueError(fmt::format("the {} model of its metadata has {} parameters, the file {}", m.config.model,
                                    want, saved));
+    // The examples' channels x rows x columns, where the file records them
+    // (files of other writers may not): 784 inputs are not always 28 x 28.
+    if (const auto it = f.metadata.find("slope.image"); it != f.metadata.end()) {
+      std::uint64_t dims[3] = {0, 0, 0};
+      std::size_t at = 0;
+      const std::string& v = it->second;
+      for (int k = 0; k < 3; ++k) {
+        const auto end = k < 2 ? v.find('x', at) : v.size();
+        dims[k] = parse_count(v.substr(at, end == std::string::npos ? std::string::npos : end - at), "'slope.image'");
+        if (end == std::string::npos) throw ValueError(fmt::format("'slope.image' is not CxHxW: '{}'", v));
+        at = end + 1;
+      }
+      if (dims[0] > 4 || dims[1] > data::kMaxImageSide || dims[2] > data::kMaxImageSide ||
+          dims[0] * dims[1] * dims[2] != inputs)  // bounded factors: the product cannot wrap
+        throw ValueError(fmt::format("'slope.image' {} does not hold the {} inputs", v, inputs));
+      m.channels = dims[0], m.rows = dims[1], m.cols = dims[2];
+    }
     Rng rng(0);
     m.model = make_model<float>(m.config, inputs, classes, rng);
     nn::load_state_dict(*m.model, f, "weights");

@@ -24,5 +24,6 @@ expect_rc() { [ "$RC" -eq "$1" ] || fail "expected exit status $1, got $RC"; }
 out_has() { grep -qF -- "$1" "$T/out" || fail "stdout lacks '$1'"; }
 err_has() { grep -qF -- "$1" "$T/err" || fail "stderr lacks '$1'"; }
 out_lacks() { ! grep -qF -- "$1" "$T/out" || fail "stdout unexpectedly has '$1'"; }
+err_lacks() { ! grep -qF -- "$1" "$T/err" || fail "stderr unexpectedly has '$1'"; }
 # err_matches ERE: stderr matches the extended regular expression (case-insensitive).
 err_matches() { grep -qiE -- "$1" "$T/err" || fail "stderr does not match /$1/"; }

@@ -158,6 +158,16 @@ case "$CASE" in
     err_has "--resume: '$T/fifo.ckpt' is not a regular file"
     ;;
 
+  out_of_memory)
+    # 2^40 weights (4 TiB): the allocation fails; the message says what happened
+    # in words, not as std::bad_alloc, and nothing is written.
+    run train "${SPIRAL[@]}" --model mlp --hidden 1048576,1048576 --epochs 1 --save "$T/x.ckpt"
+    expect_rc 1
+    err_has "error: out of memory (a model or data set too large for this machine?)"
+    ! grep -q "bad_alloc" "$T/err" || fail "stderr names std::bad_alloc"
+    expect_nothing_written
+    ;;
+
   *)
     echo "unknown case '$CASE'"
     exit 1

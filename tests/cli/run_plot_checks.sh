@@ -12,11 +12,12 @@ CASE=${2:?usage: run_plot_checks.sh SLOPE CASE}
 T=$(mktemp -d "${TMPDIR:-/tmp}/slope-plot-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
-PY=
-if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; fi
-
 # run, fail, expect_rc, out_has, err_has, out_lacks, err_matches
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# Python 3 decodes the PNGs; required, not optional (CI has it).
+PY=/usr/bin/python3
+"$PY" -c 'import zlib, struct' 2>/dev/null || fail "$PY is required"
 
 # expect_usage_error WORD ARGS...: exit status 2, stderr naming WORD, no output file.
 expect_usage_error() {
@@ -87,6 +88,16 @@ case "$CASE" in
     expect_usage_error "--image" plot templates "$T/w.npy" --out "$T/o.png" --image 3x3x1
     expect_usage_error "--image" plot templates "$T/w.npy" --out "$T/o.png" --image 2x2x2
     expect_usage_error "--image" plot templates "$T/w.npy" --out "$T/o.png" --image big
+    # 4 x (2^62 + 1) is 4 modulo 2^64: a product that wraps around must not pass for the 4 rows
+    # (it once did, and tiling the 2^62-pixel-wide "image" crashed).
+    expect_usage_error "--image: 4x4611686018427387905x1 does not hold the 4 values" \
+      plot templates "$T/w.npy" --out "$T/o.png" --image 4x4611686018427387905x1
+    expect_usage_error "--image" plot templates "$T/w.npy" --out "$T/o.png" --image -4x-4x1
+    expect_usage_error "--image" plot templates "$T/w.npy" --out "$T/o.png" --image "4x4x1 "
+    # A picture over the size cap: 1000 templates of 28 x 28 at scale 64.
+    head -c $((784 * 1000 * 4)) /dev/zero | write_npy "$T/many.npy" 784 1000
+    expect_usage_error "--scale 64 and --columns 1000: tile: a " \
+      plot templates "$T/many.npy" --out "$T/o.png" --scale 64 --columns 1000
     expect_usage_error "--columns" plot templates "$T/w.npy" --out "$T/o.png" --columns 0
     expect_usage_error "--scale" plot templates "$T/w.npy" --out "$T/o.png" --scale x
     expect_usage_error "at most 1 input file" plot templates "$T/w.npy" "$T/w.npy" --out "$T/o.png"
@@ -139,8 +150,7 @@ case "$CASE" in
       for i in $(seq 1024); do printf '\x00\x00\x00\x00\x00\x00\x80\x3f'; done; } | write_npy "$T/cifar.npy" 3072 2
     run plot templates "$T/cifar.npy" --out "$T/cifar.png" --scale 1; expect_rc 0
     [ "$(png_size "$T/cifar.png")" = "66 32 2" ] || fail "cifar.png: $(png_size "$T/cifar.png"), expected 66 32 RGB"
-    if [ -n "$PY" ]; then
-      "$PY" - "$T/cifar.png" <<'EOF' || fail "cifar.png pixels are not a red tile, a black gap, a blue tile"
+    "$PY" - "$T/cifar.png" <<'EOF' || fail "cifar.png pixels are not a red tile, a black gap, a blue tile"
 import struct, sys, zlib
 b = open(sys.argv[1], "rb").read()
 at, idat = 8, b""
@@ -156,7 +166,6 @@ for y in (0, 17, 31):
     assert px(32) == (0, 0, 0) and px(33) == (0, 0, 0), px(32)
     assert px(34) == (0, 0, 255) and px(65) == (0, 0, 255), px(34)
 EOF
-    fi
     ;;
 
   histogram)  # the weights of a short spiral run, and two arrays overlaid

@@ -61,7 +61,7 @@ if(NOT text MATCHES "test accuracy ([0-9]+)\\.[0-9]+% on 1000 images")
 endif()
 check(CMAKE_MATCH_1 GREATER_EQUAL 70)
 # 4. The state_dict file and the round trip into a fresh model.
-expect("${text}" "metadata slope.architecture, slope.classes, slope.custom_model, slope.dataset, slope.inputs, slope.preprocess")
+expect("${text}" "metadata slope.architecture, slope.classes, slope.custom_model, slope.dataset, slope.image, slope.inputs, slope.preprocess")
 expect("${text}" "nn::load into a fresh model: its scores of the test images are bitwise equal")
 check(EXISTS ${OUT}/custom_model.safetensors AND EXISTS ${OUT}/test_images.npy AND EXISTS ${OUT}/slope_scores.npy)
 

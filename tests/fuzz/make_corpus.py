@@ -2,14 +2,15 @@
 """Writes the seed corpora of the fuzz targets into tests/fuzz/corpus/<target>/.
 
 A few small valid files per reader plus a few corrupt ones; deterministic, so
-rerunning it gives the same bytes. Standard library only:
+rerunning it gives the same bytes. corpus/resume/valid_* are training
+checkpoints slope wrote (see resume()); the crafted bad_* ones beside them
+are derived from them here, each with a valid CRC. Standard library only:
 
     python3 tests/fuzz/make_corpus.py
 """
 import gzip
 import json
 import os
-import shutil
 import struct
 import zlib
 
@@ -118,6 +119,133 @@ def checkpoints():
     write("checkpoint", "bad_rank", checkpoint({}, [("x", 1, [1] * 9, b"\x00")]))
 
 
+def parse_checkpoint(data):
+    """(metadata dict, [(name, dtype code, shape, data bytes)]) of a checkpoint file."""
+    assert data[:8] == b"SLOPECKP", "not a checkpoint"
+    p, at = data[24:], 0
+
+    def u32():
+        nonlocal at
+        (v,) = struct.unpack_from("<I", p, at)
+        at += 4
+        return v
+
+    def text():
+        nonlocal at
+        n = u32()
+        at += n
+        return p[at - n:at].decode()
+
+    meta = {}
+    for _ in range(u32()):
+        k = text()
+        meta[k] = text()
+    arrays = []
+    for _ in range(u32()):
+        name = text()
+        code, rank = p[at], p[at + 1]
+        at += 2
+        shape = list(struct.unpack_from("<%dQ" % rank, p, at))
+        at += 8 * rank
+        count = 1
+        for d in shape:
+            count *= d
+        size = count * {1: 1, 2: 4, 3: 8, 4: 4, 5: 8}[code]
+        arrays.append((name, code, shape, p[at:at + size]))
+        at += size
+    assert at == len(p), "bytes left over"
+    return meta, arrays
+
+
+def resume():
+    """Checkpoints with a valid CRC and one wrong content each, built from
+    valid_two_layer_adamw: a 2-4-3 net with AdamW on the spiral after epoch 1
+    of 1 (3 steps of 256 of the 720 training points), written by
+        slope train --data spiral --hidden 4 --center false --epochs 1 --threads 1 --save FILE
+    (as are the other valid_* seeds; this script keeps them and never writes them)."""
+    with open(os.path.join(ROOT, "resume", "valid_two_layer_adamw"), "rb") as f:
+        meta, arrays = parse_checkpoint(f.read())
+
+    def variant(name, meta_changes=None, edit=None):
+        m = dict(meta)
+        for k, v in (meta_changes or {}).items():
+            if v is None:
+                m.pop(k)
+            else:
+                m[k] = v
+        a = [list(x) for x in arrays]
+        if edit:
+            a = edit(a)
+        write("resume", name, checkpoint(m, [tuple(x) for x in a]))
+
+    def array(a, name):
+        return next(x for x in a if x[0] == name)
+
+    def renamed(old, new):
+        def edit(a):
+            array(a, old)[0] = new
+            return a
+        return edit
+
+    def values(name, fmt, change):
+        def edit(a):
+            x = array(a, name)
+            v = list(struct.unpack("<%d%s" % (len(x[3]) // struct.calcsize(fmt), fmt), x[3]))
+            v = change(v)
+            x[3] = struct.pack("<%d%s" % (len(v), fmt), *v)
+            if len(x[2]) == 1:
+                x[2] = [len(v)]
+            return a
+        return edit
+
+    def config(key, line):
+        lines = [l for l in meta["config"].splitlines() if not l.startswith(key + "=")]
+        return {"config": "\n".join(lines + [line]) + "\n"}
+
+    def set_at(i, value):
+        def change(v):
+            v[i] = value
+            return v
+        return change
+
+    # Indices and names: out of range, huge, negative.
+    variant("bad_param_name_huge_index", edit=renamed("optim/layers.0.W/m", "optim/layers.18446744073709551615.W/m"))
+    variant("bad_model_name_huge_index", edit=renamed("model/layers.0.W", "model/layers.18446744073709551615.W"))
+    variant("bad_order_index_out_of_range", edit=values("batches/order", "q", set_at(0, 900)))
+    variant("bad_order_index_huge", edit=values("batches/order", "q", set_at(0, 2**63 - 1)))
+    variant("bad_order_index_negative", edit=values("batches/order", "q", set_at(3, -1)))
+    variant("bad_offset_huge", {"batches/offset": "18446744073709551615"})
+    variant("bad_step_huge", {"step": "18446744073709551615"})
+    variant("bad_step_over_64_bits", {"step": "18446744073709551616"})
+    # (2^64 + 2) / 3 epochs of 3 steps, plus one batch, wrap around to step 3.
+    variant("bad_epoch_wraps_to_step", {"batches/epoch": str((2**64 + 2) // 3), "batches/offset": "256"})
+    # Counts.
+    variant("bad_order_count", edit=values("batches/order", "q", lambda v: v[:-1]))
+    variant("bad_weight_count", edit=values("model/layers.0.b", "f", lambda v: v + [0.5]))
+    variant("bad_buffer_missing", edit=lambda a: [x for x in a if x[0] != "optim/layers.2.b/v"])
+
+    def reshaped(a):
+        array(a, "model/layers.0.W")[2] = [4, 2]
+        return a
+    variant("bad_weight_shape", edit=reshaped)
+    # Non-finite values.
+    variant("bad_weight_nan", edit=values("model/layers.2.W", "f", set_at(4, float("nan"))))
+    variant("bad_weight_inf", edit=values("model/layers.0.b", "f", set_at(0, float("inf"))))
+    variant("bad_buffer_inf", edit=values("optim/layers.0.b/v", "d", set_at(0, float("inf"))))
+    # Scalars that do not parse, or parse to what cannot be.
+    variant("bad_lr_text", {"optim/scalar/lr": "abc"})
+    variant("bad_lr_overflow", {"optim/scalar/lr": "1e999"})
+    variant("bad_lr_negative", {"optim/scalar/lr": "-0x1p-8"})
+    variant("bad_optimizer_step_fraction", {"optim/scalar/step": "0x1.5p+1"})
+    variant("bad_config_lr_inf", config("lr", "lr=inf"))
+    variant("bad_config_hidden_huge", config("hidden", "hidden=18446744073709551615"))
+    variant("bad_config_epochs_over_64_bits", config("epochs", "epochs=99999999999999999999"))
+    variant("bad_rng_state", {"batches/rng": "junk"})
+    variant("bad_preprocess_nan", {"preprocess": '{"scale": nan, "mean": []}'})
+    variant("bad_kind", {"kind": "slope-model"})
+    variant("bad_missing_step", {"step": None})
+
+
 def safetensors(tensors, metadata=None, order=None):
     """tensors: (name, dtype, shape, data) tuples; laid out in `order` (default by name)."""
     header, offset, blob = {}, 0, b""
@@ -166,13 +294,19 @@ def safetensors_files():
 
 
 def main():
-    shutil.rmtree(ROOT, ignore_errors=True)
+    # Everything this script writes is rewritten; the valid resume seeds,
+    # written by slope itself, are kept.
+    for d, _, files in os.walk(ROOT):
+        for f in files:
+            if not (os.path.basename(d) == "resume" and f.startswith("valid_")):
+                os.remove(os.path.join(d, f))
     idx_images()
     idx_labels()
     cifar10()
     npy_files()
     checkpoints()
     safetensors_files()
+    resume()
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(ROOT) for f in fs)
     count = sum(len(fs) for _, _, fs in os.walk(ROOT))
     print(f"{count} files, {total} bytes in {ROOT}")

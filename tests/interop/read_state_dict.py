@@ -5,7 +5,7 @@ inputs, and compares the scores with slope's.
 
   read_state_dict.py MODEL.safetensors RAW.npy [--scores OUT.npy]
                      [--compare64 SLOPE_SCORES64.npy] [--rtol 1e-6]
-                     [--compare SLOPE_SCORES.npy] [--rtol32 1e-5] [--npy-dir DIR]
+                     [--compare SLOPE_SCORES.npy] [--rtol32 3e-5] [--npy-dir DIR]
 
 The file (the safetensors format): 8 bytes, the little-endian length N of a
 JSON header; N bytes of JSON, {"__metadata__": {...}, "name": {"dtype": "F32",
@@ -22,7 +22,7 @@ numpy computes in float64. --compare64 takes the scores of slope's float64
 twin of the model (the same weights): exit status 1 unless, in every row,
 max |numpy - slope| is at most rtol times the row's largest |score|.
 --compare takes the float32 model's own scores, which differ from exact ones
-by float32 rounding (about 1e-6 relative here): rtol32 bounds that. Where PyTorch is importable, the same
+by float32 rounding (about 1e-6 relative with FMA kernels, up to 1.1e-5 without): rtol32 bounds that. Where PyTorch is importable, the same
 model is also built from torch.nn layers and checked; where it is not, that
 check is skipped with a note (numpy is required, torch optional). --npy-dir:
 the .npy files of `slope train --export DIR` hold the same arrays.
@@ -193,7 +193,7 @@ def main():
     ap.add_argument("--compare64", help="slope's float64 scores of the same inputs (.npy)")
     ap.add_argument("--rtol", type=float, default=1e-6)
     ap.add_argument("--compare", help="slope's float32 scores of the same inputs (.npy)")
-    ap.add_argument("--rtol32", type=float, default=1e-5)
+    ap.add_argument("--rtol32", type=float, default=3e-5)
     ap.add_argument("--npy-dir", help="a directory of .npy files that must hold the same arrays")
     args = ap.parse_args()
 

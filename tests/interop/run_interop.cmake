@@ -7,8 +7,10 @@
 #    read_state_dict.py reads each file with numpy and json only, rebuilds the
 #    forward pass from the metadata and must match slope's scores to 1e-6
 #    (relative to each row's largest score) in float64 (slope's float64 twin,
-#    the same weights), and to 1e-5 the float32 model's own scores (float32
-#    rounding); where torch is importable, torch.nn layers must match numpy;
+#    the same weights), and to 3e-5 the float32 model's own scores (float32
+#    rounding: about 1e-6 with FMA kernels, 1.1e-5 measured in the sanitizer
+#    build without -march=native; a dot product of n terms may be off by
+#    n x 2^-24, 1e-5 at the 170 terms of these models); where torch is importable, torch.nn layers must match numpy;
 #    the .npy export must hold the same arrays.
 # 2. NumPy -> slope: write_state_dict.py writes files for slope's MLPs with
 #    numpy only; interop_check loads each with train::load_model (and its
@@ -52,9 +54,9 @@ endif()
 foreach(m IN LISTS models)
   run("read_state_dict.py ${m}"
       COMMAND ${PYTHON} ${SCRIPTS}/read_state_dict.py ${OUT}/${m}.safetensors ${OUT}/raw.npy
-              --compare64 ${OUT}/${m}_scores64.npy --rtol 1e-6 --compare ${OUT}/${m}_scores.npy --rtol32 1e-5
+              --compare64 ${OUT}/${m}_scores64.npy --rtol 1e-6 --compare ${OUT}/${m}_scores.npy --rtol32 3e-5
               --npy-dir ${OUT}/${m}_npy)
-  foreach(kind "float64:1e-06" "float32:1e-05")
+  foreach(kind "float64:1e-06" "float32:3e-05")
     string(REPLACE ":" ";" kind "${kind}")
     list(GET kind 0 type)
     list(GET kind 1 rtol)
@@ -82,8 +84,8 @@ foreach(entry IN LISTS written)
       COMMAND ${PYTHON} ${SCRIPTS}/write_state_dict.py ${OUT}/py_${name}.safetensors ${OUT}/raw.npy
               ${OUT}/py_${name}_scores.npy ${options} --seed 7)
   run("interop_check import ${name}"
-      COMMAND ${EXE} import ${OUT}/py_${name}.safetensors ${OUT}/raw.npy ${OUT}/py_${name}_scores.npy 1e-6 1e-5)
-  if(NOT last_output MATCHES "300 examples, max relative score difference [0-9.e+-]+ in float64 \\(rtol 1e-06\\), [0-9.e+-]+ in float32 \\(rtol 1e-05\\): agree")
+      COMMAND ${EXE} import ${OUT}/py_${name}.safetensors ${OUT}/raw.npy ${OUT}/py_${name}_scores.npy 1e-6 3e-5)
+  if(NOT last_output MATCHES "300 examples, max relative score difference [0-9.e+-]+ in float64 \\(rtol 1e-06\\), [0-9.e+-]+ in float32 \\(rtol 3e-05\\): agree")
     message(SEND_ERROR "${name}: slope does not report agreement with numpy")
   endif()
 endforeach()

@@ -116,7 +116,8 @@ class Trainer {
   io::Checkpoint checkpoint() const;
   /// Writes the model's state_dict as a safetensors file, with the model
   /// settings ("slope.model"; for a model of a factory, its type in
-  /// "slope.custom_model" instead), the preprocessing and the data set in its metadata.
+  /// "slope.custom_model" instead), the preprocessing, the data set and its
+  /// examples' shape ("slope.image": channels x rows x columns) in its metadata.
   void export_model(const std::filesystem::path& path) const;
   /// Writes each parameter as <dir>/<name>.npy.
   void export_npy(const std::filesystem::path& dir) const;
@@ -176,6 +177,7 @@ struct SavedModel {
   data::Preprocess preprocess;
   std::string dataset;
   std::size_t inputs = 0, classes = 0;
+  std::size_t channels = 0, rows = 0, cols = 0;  // of the examples; 0 where the file does not say
 };
 /// Reads a file of Trainer::export_model: the model is rebuilt from the
 /// settings in its metadata and its weights loaded (every check of
