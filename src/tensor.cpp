@@ -130,6 +130,9 @@ TensorT<T> reads_no_inputs(TensorT<T> result) {
   return result;
 }
 
+GradModeGuard::GradModeGuard(bool enabled) : previous_(g_grad_enabled) { g_grad_enabled = enabled; }
+GradModeGuard::~GradModeGuard() { g_grad_enabled = previous_; }
+
 OpName::OpName(const char* name) : previous_(g_op_name) {
   if (!g_op_name) g_op_name = name;  // the outermost composite names everything inside it
 }
@@ -155,7 +158,10 @@ GradTarget<T> grad_target(Node<T>& node) {
     sink->written[i] = 1;
     return {sink->grads[i]->data(), fresh};
   }
-  if (node.has_grad) return {node.grad.data(), false};
+  if (node.has_grad) {
+    if (node.grad_graph) node.grad_graph.reset();  // the array changes: no longer the graph's value
+    return {node.grad.data(), false};
+  }
   if (node.grad.size() != node.value.size()) node.grad = new_array<T>(node.value.shape());
   else if (!shapes_equal(node.grad, node.value)) node.grad.reshape(node.value.shape());
   node.has_grad = true;
@@ -234,7 +240,7 @@ void accumulate_grad(Node<T>& node, const Array<T>& g) {
 // gradient would be computed from the wrong numbers. PyTorch's rule for
 // in-place operations; inputs an op does not read are not checked.
 template <class T>
-static void check_versions(const Node<T>& n) {
+void check_versions(const Node<T>& n) {
   const auto label = [](const Node<T>& x) {
     return x.name.empty() ? fmt::format("a tensor of shape {}", to_string(shape_of(x.value)))
                           : fmt::format("'{}' (shape {})", x.name, to_string(shape_of(x.value)));
@@ -405,7 +411,14 @@ typename TensorT<T>::Array& TensorT<T>::grad() {
 
 template <class T>
 void TensorT<T>::zero_grad() {
+  node_->grad_graph.reset();  // also breaks a leaf's cycle with its differentiable gradient
   if (node_->has_grad) std::fill(node_->grad.begin(), node_->grad.end(), T(0));
+}
+
+template <class T>
+TensorT<T> TensorT<T>::grad_tensor() const {
+  if (node_->grad_graph) return TensorT(node_->grad_graph);
+  return TensorT(grad());  // a constant copy, or grad()'s error
 }
 
 template <class T>
@@ -431,9 +444,9 @@ TensorT<T> TensorT<T>::detach() const {
 template <class T>
 TensorT<T> TensorT<T>::clone() const {
   Array copy = node_->value;
-  return detail::reads_no_inputs(detail::make_result<T>("clone", std::move(copy), {this}, [](Node& out) {
+  return detail::reads_no_inputs(detail::make_result<T>("clone", std::move(copy), {this}, {[](Node& out) {
     detail::accumulate_grad(detail::in(out, 0), static_cast<const Array&>(out.grad));
-  }));
+  }, [](detail::GraphGrad<T>& c) { c.add(0, c.g); }}));
 }
 
 template <class T>
@@ -447,11 +460,24 @@ void TensorT<T>::backward(bool retain_graph) const {
 }
 
 template <class T>
-void TensorT<T>::backward(const Array& seed, bool retain_graph) const {
+void TensorT<T>::backward(const BackwardOptions& options) const {
+  if (size() != 1)
+    throw Error(fmt::format("backward: the root has shape {}; a non-scalar root needs an "
+                            "explicit seed of that shape", to_string(shape())));
+  Array seed = detail::new_array<T>(node_->value.shape());
+  seed.fill(T(1));
+  backward(seed, options);
+}
+
+template <class T>
+void TensorT<T>::backward(const Array& seed, const BackwardOptions& options) const {
   if (!detail::shapes_equal(seed, node_->value))
     throw ShapeError(fmt::format("backward: seed shape {} differs from the root's shape {}",
                                  to_string(detail::shape_of(seed)), to_string(shape())));
-  detail::run_backward(node_, Array(seed), retain_graph);
+  if (!options.create_graph) return detail::run_backward(node_, Array(seed), options.retain_graph.value_or(false));
+  // Recorded as ops (src/autograd_graph.cpp): the leaves' gradients get a graph.
+  detail::graph_backward<T>({*this}, {TensorT(Array(seed))}, {}, GradOptions{.create_graph = true,
+                                                                     .retain_graph = options.retain_graph});
 }
 
 template <class T>
@@ -493,6 +519,7 @@ std::string to_string(const TensorT<T>& t) {
   template void detail::accumulate_grad<T>(detail::Node<T>&, const Array<T>&);                  \
   template void detail::check_finite<T>(const Array<T>&, const char*, const char*);             \
   template TensorT<T> detail::reads_no_inputs<T>(TensorT<T>);                                  \
+  template void detail::check_versions<T>(const detail::Node<T>&);                              \
   template TensorT<T> detail::make_result<T>(const char*, Array<T>&&,                           \
                                              std::initializer_list<const TensorT<T>*>,          \
                                              detail::Backward<T>, detail::Saved<T>&&);          \
