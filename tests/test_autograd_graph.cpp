@@ -281,3 +281,32 @@ TEST_CASE("the lecture's models and losses pass gradgradcheck", "[autograd][grad
            return mse(matmul(tanh(matmul(x, in[0])), in[1]), t);
          }, {W1, W2}));
 }
+
+TEST_CASE("double backpropagation trains through the backward pass: its gradient matches differences",
+          "[autograd][grad]") {
+  // Drucker and LeCun's penalty: L(W) + lambda ||dL/dx||^2, whose W-gradient is a second derivative.
+  Rng rng{21};
+  const Tensor64 x = randn<double>({5, 3}, rng);
+  const std::vector<std::int32_t> y{0, 1, 1, 0, 1};
+  Tensor64 W1 = randn<double>({3, 4}, rng, 1.0, 0.0, true), W2 = randn<double>({4, 2}, rng, 1.0, 0.0, true);
+  const auto total = [&] {
+    const Tensor64 leaf = x.detach().set_requires_grad();
+    const Tensor64 loss = softmax_cross_entropy(matmul(tanh(matmul(leaf, W1)), W2), y);
+    const Tensor64 gx = grad(loss, {leaf}, {.create_graph = true})[0];
+    return loss + 0.5 * sum(square(gx));
+  };
+  total().backward();
+  for (Tensor64* w : {&W1, &W2}) {
+    for (std::size_t i = 0; i < w->size(); ++i) {
+      double& v = w->mutable_value().data()[i];
+      const double old = v, h = 1e-6;
+      v = old + h;
+      const double up = total().item();
+      v = old - h;
+      const double down = total().item();
+      v = old;
+      CHECK(w->grad().data()[i] == Approx((up - down) / (2 * h)).epsilon(1e-7).margin(1e-9));
+    }
+    w->zero_grad();
+  }
+}
