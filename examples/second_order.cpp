@@ -27,7 +27,6 @@
 
 #include <fmt/core.h>
 
-#include "slope/autograd.hpp"
 #include "slope/data.hpp"
 #include "slope/loss.hpp"
 #include "slope/nn.hpp"
@@ -115,49 +114,18 @@ double order_of(const std::vector<double>& e, double floor) {
   return k < 3 ? NAN : std::log(e[k - 1] / e[k - 2]) / std::log(e[k - 2] / e[k - 3]);
 }
 
-// max |H_diff - H_exact| / max |H_exact| at the problem's current point: the
-// exact Hessian row by row through the gradient's graph, the other from
+// max |H_diff - H_exact| / max |H_exact| at the problem's current point, both
+// as Newton builds them: row by row through the gradient's graph, and from
 // centred differences of the gradient with Newton's step h = 1e-5.
 double hessian_difference(const Problem& pb) {
-  std::vector<double> exact, diff;
-  const std::vector<Tensor64> g = grad(pb.loss(), pb.params, {.create_graph = true});
-  std::size_t n = 0;
-  for (const Tensor64& p : pb.params) n += p.size();
-  const auto flat = [](const std::vector<Tensor64>& ts) {
-    std::vector<double> v;
-    for (const Tensor64& t : ts) v.insert(v.end(), t.value().begin(), t.value().end());
-    return v;
-  };
-  // Entry j of the flat parameters: tensor k, position j - offset.
-  const auto locate = [&](std::size_t j) {
-    std::size_t k = 0, offset = 0;
-    while (j >= offset + pb.params[k].size()) offset += pb.params[k++].size();
-    return std::pair{k, j - offset};
-  };
-  for (std::size_t j = 0; j < n; ++j) {  // every row first: the differences write w in place
-    std::vector<Tensor64> e;
-    for (const Tensor64& p : pb.params) e.push_back(zeros_like(p));
-    e[locate(j).first].mutable_value().data()[locate(j).second] = 1.0;
-    const std::vector<double> row = flat(grad(g, pb.params, e, {.retain_graph = true}));
-    exact.insert(exact.end(), row.begin(), row.end());
-  }
-  for (std::size_t j = 0; j < n; ++j) {
-    const auto [k, i] = locate(j);
-    Tensor64 w = pb.params[k];
-    const double w0 = w.value().data()[i];
-    w.mutable_value().data()[i] = w0 + 1e-5;
-    const std::vector<double> up = flat(grad(pb.loss(), pb.params));
-    w.mutable_value().data()[i] = w0 - 1e-5;
-    const std::vector<double> down = flat(grad(pb.loss(), pb.params));
-    w.mutable_value().data()[i] = w0;
-    for (std::size_t r = 0; r < n; ++r) diff.push_back((up[r] - down[r]) / 2e-5);  // column j, row r
-  }
+  const std::vector<double> exact = optim::dense_hessian(pb.params, pb.loss);
+  const std::vector<double> diff =
+      optim::dense_hessian(pb.params, pb.loss, {.hessian = optim::NewtonHessian::finite_difference});
   double worst = 0.0, scale = 0.0;
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < n; ++j) {
-      worst = std::max(worst, std::abs(diff[j * n + i] - exact[i * n + j]));
-      scale = std::max(scale, std::abs(exact[i * n + j]));
-    }
+  for (std::size_t i = 0; i < exact.size(); ++i) {
+    worst = std::max(worst, std::abs(diff[i] - exact[i]));
+    scale = std::max(scale, std::abs(exact[i]));
+  }
   return worst / scale;
 }
 

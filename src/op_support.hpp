@@ -21,6 +21,9 @@ namespace slope::detail {
 /// Throws NumericError if `a` holds NaN or Inf: "anomaly: <what> of <op> produced NaN".
 template <class T>
 void check_finite(const Array<T>& a, const char* op, const char* what);
+/// The same for n entries at p, of an array of `shape`.
+template <class T>
+void check_finite(const T* p, std::size_t n, const Shape& shape, const char* op, const char* what);
 
 /// Wraps a freshly computed value as the result of `op`. The node records its
 /// inputs, backward step and saved arrays only when grad mode is on and some
@@ -58,6 +61,10 @@ class OpName {
 /// op read it (its version moved on): PyTorch's rule for in-place writes.
 template <class T>
 void check_versions(const Node<T>& n);
+
+/// The fast backward walk from `root`, seeded with `seed` (src/backward.cpp).
+template <class T>
+void run_backward(const std::shared_ptr<Node<T>>& root, Array<T>&& seed, bool retain);
 
 /// The backward walk that records the backward pass as ops (create_graph),
 /// or, under grad() without create_graph, runs the same differentiable forms

@@ -115,6 +115,13 @@ template <class T>
 NewtonResult newton(const std::vector<TensorT<T>>& params, const LossClosure<T>& loss,
                     const NewtonOptions& options = {});
 
+/// The n x n Hessian of loss() at the parameters (flattened in order, row-major,
+/// symmetrised), as newton() builds it: exact (n backward passes through the
+/// gradient's graph) or by centred differences with options.h (2n gradients).
+template <class T>
+std::vector<double> dense_hessian(const std::vector<TensorT<T>>& params, const LossClosure<T>& loss,
+                                  const NewtonOptions& options = {});
+
 /// Solves A x = b for a dense n x n row-major A by Gaussian elimination with
 /// partial pivoting; NumericError if A is singular. (A helper for newton().)
 std::vector<double> solve_dense(std::vector<double> a, std::vector<double> b);
