@@ -12,8 +12,6 @@
 
 namespace slope {
 
-using detail::add_share;
-using detail::in;
 using detail::make_result;
 using detail::map;
 using detail::Node;
