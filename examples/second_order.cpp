@@ -44,16 +44,26 @@ double seconds_since(Clock::time_point start) {
 
 // ---- (a) Newton against first-order methods on two small problems ------------------------
 
-// A small smooth problem in float64: its parameters, a closure (zero the
-// gradients, evaluate, backward, return the loss), and its starting point.
+// A small smooth problem in float64: its parameters, its loss (a tensor with
+// its graph, which Newton differentiates twice), and its starting point.
 struct Problem {
   std::string name;
   std::vector<Tensor64> params;
-  optim::Closure closure;
+  optim::LossClosure<double> loss;
   std::vector<double> lrs;  // the learning rates tried for gradient descent
   int max_iter;             // gradient descent's budget
+  bool convex;              // strictly convex: Newton's asymptotic order is measured
   std::vector<xt::xarray<double>> start;
 
+  // What L-BFGS and gradient descent call: zero the gradients, evaluate, backward.
+  optim::Closure closure() const {
+    return [this] {
+      for (Tensor64 p : params) p.zero_grad();
+      const Tensor64 l = loss();
+      l.backward();
+      return l.item();
+    };
+  }
   void reset() {
     if (start.empty())
       for (const Tensor64& p : params) start.push_back(p.value());
@@ -69,15 +79,9 @@ Problem spiral_softmax() {
   Tensor64 x(xt::xarray<double>::from_shape({d.size(), d.dim()}));
   std::copy(d.features.begin(), d.features.end(), x.mutable_value().begin());
   Tensor64 W = zeros<double>({2, 3}, true), b = zeros<double>({3}, true);
-  auto closure = [=, y = d.labels]() mutable {
-    W.zero_grad();
-    b.zero_grad();
-    const Tensor64 loss = softmax_cross_entropy(matmul(x, W) + b, y) + 1e-3 * l2(W);
-    loss.backward();
-    return loss.item();
-  };
-  return {"softmax regression on the spiral (300 points, 9 parameters, lambda 1e-3)", {W, b}, closure,
-          {0.25, 0.5, 1, 2, 4, 8, 16}, 2000};
+  auto loss = [=, y = d.labels] { return softmax_cross_entropy(matmul(x, W) + b, y) + 1e-3 * l2(W); };
+  return {"softmax regression on the spiral (300 points, 9 parameters, lambda 1e-3)", {W, b}, loss,
+          {0.25, 0.5, 1, 2, 4, 8, 16}, 2000, true};
 }
 
 // Rosenbrock's valley f(a, b) = (1 - a)^2 + 100 (b - a^2)^2 from (-1.2, 1): minimum
@@ -85,16 +89,10 @@ Problem spiral_softmax() {
 // and 0.4: a condition number of 2500.
 Problem rosenbrock() {
   Tensor64 a(xt::xarray<double>{-1.2}, true), b(xt::xarray<double>{1.0}, true);
-  auto closure = [=]() mutable {
-    a.zero_grad();
-    b.zero_grad();
-    const Tensor64 f = sum(square(1.0 - a) + 100.0 * square(b - square(a)));
-    f.backward();
-    return f.item();
-  };
+  auto loss = [=] { return sum(square(1.0 - a) + 100.0 * square(b - square(a))); };
   std::vector<double> lrs;
   for (int k = 14; k >= 8; --k) lrs.push_back(std::ldexp(1.0, -k));  // 2^-14 .. 2^-8
-  return {"Rosenbrock's valley (2 parameters, condition number 2500 at the minimum)", {a, b}, closure, lrs, 30000};
+  return {"Rosenbrock's valley (2 parameters, condition number 2500 at the minimum)", {a, b}, loss, lrs, 30000, false};
 }
 
 // First k with losses[k] - best <= tol, or -1.
@@ -105,27 +103,64 @@ int reaches(const std::vector<double>& losses, double best, double tol) {
 }
 
 constexpr double kTol = 1e-10;  // "converged": loss - min <= kTol
-constexpr double kNoise = 1e-7;  // gradient norms below this are finite-difference noise in Newton's Hessian
+// Gradient norms below these carry no more information: the gradient's own
+// round-off (exact Hessian), or the finite-difference Hessian's error.
+constexpr double kFloorExact = 1e-13, kFloorDiff = 1e-7;
+
+// p = log(e_k+1 / e_k) / log(e_k / e_k-1) on the last three norms above the floor.
+double order_of(const std::vector<double>& e, double floor) {
+  std::size_t k = e.size();
+  while (k > 0 && e[k - 1] < floor) --k;
+  return k < 3 ? NAN : std::log(e[k - 1] / e[k - 2]) / std::log(e[k - 2] / e[k - 3]);
+}
+
+// max |H_diff - H_exact| / max |H_exact| at the problem's current point, both
+// as Newton builds them: row by row through the gradient's graph, and from
+// centred differences of the gradient with Newton's step h = 1e-5.
+double hessian_difference(const Problem& pb) {
+  const std::vector<double> exact = optim::dense_hessian(pb.params, pb.loss);
+  const std::vector<double> diff =
+      optim::dense_hessian(pb.params, pb.loss, {.hessian = optim::NewtonHessian::finite_difference});
+  double worst = 0.0, scale = 0.0;
+  for (std::size_t i = 0; i < exact.size(); ++i) {
+    worst = std::max(worst, std::abs(diff[i] - exact[i]));
+    scale = std::max(scale, std::abs(exact[i]));
+  }
+  return worst / scale;
+}
 
 plot::Figure newton_vs_first_order(Problem pb, bool quick) {
   fmt::print("{}\n", pb.name);
   if (quick) pb.lrs.erase(pb.lrs.begin(), pb.lrs.end() - 3);  // the largest three rates only
   pb.reset();
-  const optim::NewtonResult newton = optim::newton(pb.params, pb.closure, {.max_iter = 20, .tolerance_grad = 1e-9});
-  fmt::print("  Newton, no learning rate: fit f(w+s) ~ f + g.s + s.H s/2 and jump to s = -H^-1 g\n");
+  const double h_error = hessian_difference(pb);
+  const optim::NewtonResult newton = optim::newton(pb.params, pb.loss, {.max_iter = 20, .tolerance_grad = 1e-13});
+  fmt::print("  Newton, no learning rate: fit f(w+s) ~ f + g.s + s.H s/2 and jump to s = -H^-1 g;\n"
+             "  H exact, from autograd (the gradient's Jacobian, one backward through its graph per row)\n");
   fmt::print("    iter  loss                   ||g_k||   ||g_k|| / ||g_k-1||^2\n");
   const std::vector<double>& e = newton.gradient_norms;
   for (std::size_t k = 0; k < e.size(); ++k)  // quadratic convergence: the last column stays bounded
     fmt::print("    {:>4}  {:<21.15g}  {:.2e}  {}\n", k, newton.losses[k], e[k],
-               k == 0 || e[k] < kNoise ? std::string("-") : fmt::format("{:.3g}", e[k] / (e[k - 1] * e[k - 1])));
-  fmt::print("  stopped by {} after {} iterations\n", optim::to_string(newton.stop), newton.iterations);
+               k == 0 || e[k] < kFloorExact ? std::string("-") : fmt::format("{:.3g}", e[k] / (e[k - 1] * e[k - 1])));
+  fmt::print("  stopped by {} after {} iterations, {} backward passes\n", optim::to_string(newton.stop),
+             newton.iterations, newton.backward_passes);
+  pb.reset();
+  const optim::NewtonResult diff = optim::newton(pb.params, pb.loss, {.max_iter = 20, .tolerance_grad = 1e-9,
+                                                  .hessian = optim::NewtonHessian::finite_difference});
+  fmt::print("  the same with H by differences of the gradient (h = 1e-5; max |H_diff - H| / max |H| = {:.1e} "
+             "at the start): {} iterations, {} backward passes, ||g|| {:.2e} at the end\n",
+             h_error, diff.iterations, diff.backward_passes, diff.gradient_norms.back());
+  if (pb.convex)  // near the one minimum of a strictly convex loss, where the order is defined
+    fmt::print("  measured order (last three ||g_k|| above the floor): exact H {:.3f} (floor {:.0e}), H by "
+               "differences {:.3f} (floor {:.0e})\n", order_of(e, kFloorExact), kFloorExact,
+               order_of(diff.gradient_norms, kFloorDiff), kFloorDiff);
 
   pb.reset();
   optim::LBFGS<double> lbfgs(pb.params, {.max_iter = 1, .tolerance_grad = 1e-9, .tolerance_change = 0.0});
-  std::vector<double> lb = {pb.closure()};
+  std::vector<double> lb = {pb.closure()()};
   std::vector<int> lb_evals = {1};  // gradient evaluations up to each iterate
   for (int k = 0; k < 200; ++k) {  // one iteration per call, so every iterate's loss is seen
-    const optim::LBFGSResult r = lbfgs.step(pb.closure);
+    const optim::LBFGSResult r = lbfgs.step(pb.closure());
     if (!(r.loss < r.initial_loss)) break;  // converged: max |g_i| <= 1e-9, or no decrease left in float64
     lb.push_back(r.loss);
     lb_evals.push_back(lb_evals.back() + r.evaluations - 1);  // not the call's repeat of the last point
@@ -134,7 +169,7 @@ plot::Figure newton_vs_first_order(Problem pb, bool quick) {
   std::vector<optim::DescentResult> gd;  // gradient descent at every learning rate of the grid
   for (double lr : pb.lrs) {
     pb.reset();
-    gd.push_back(optim::gradient_descent(pb.params, pb.closure, {.lr = lr, .max_iter = pb.max_iter, .tolerance = 0.0}));
+    gd.push_back(optim::gradient_descent(pb.params, pb.closure(), {.lr = lr, .max_iter = pb.max_iter, .tolerance = 0.0}));
   }
   double best = std::min(newton.losses.back(), *std::min_element(lb.begin(), lb.end()));
   for (const optim::DescentResult& r : gd)
@@ -154,12 +189,15 @@ plot::Figure newton_vs_first_order(Problem pb, bool quick) {
   const double rate = std::pow((g[to] - best) / (g[from] - best), 1.0 / (to - from));
   std::size_t n = 0;
   for (const Tensor64& p : pb.params) n += p.size();
-  const int newton_k = reaches(newton.losses, best, kTol), lb_k = reaches(lb, best, kTol);
-  fmt::print("  iterations and gradient evaluations until loss - min <= {:.0e}:\n", kTol);
-  fmt::print("    Newton            {:>6} {:>7}  (2n + 1 = {} per iteration: the Hessian by differences)\n",
-             newton_k, newton_k * (2 * n + 1) + 1, 2 * n + 1);
-  fmt::print("    L-BFGS            {:>6} {:>7}\n", lb_k, lb_k < 0 ? -1 : lb_evals[lb_k]);
-  fmt::print("    gradient descent  {:>6} {:>7}  (lr {:.3g}, the fastest of {:.3g} .. {:.3g} in factors of 2; "
+  const int newton_k = reaches(newton.losses, best, kTol), diff_k = reaches(diff.losses, best, kTol);
+  const int lb_k = reaches(lb, best, kTol);
+  fmt::print("  iterations and backward passes until loss - min <= {:.0e}:\n", kTol);
+  fmt::print("    Newton, exact H         {:>6} {:>7}  (n + 1 = {} per iteration: the gradient, then n Hessian rows)\n",
+             newton_k, newton_k * (n + 1) + 1, n + 1);
+  fmt::print("    Newton, H by differences {:>5} {:>7}  (2n + 1 = {} per iteration)\n", diff_k,
+             diff_k * (2 * n + 1) + 1, 2 * n + 1);
+  fmt::print("    L-BFGS                  {:>6} {:>7}\n", lb_k, lb_k < 0 ? -1 : lb_evals[lb_k]);
+  fmt::print("    gradient descent        {:>6} {:>7}  (lr {:.3g}, the fastest of {:.3g} .. {:.3g} in factors of 2; "
              "the gap shrinks by x{:.4f} per iteration)\n", gd_k < 0 ? "> " + std::to_string(pb.max_iter)
              : std::to_string(gd_k), gd_k < 0 ? "-" : std::to_string(gd_k + 1), pb.lrs[pick], pb.lrs.front(),
              pb.lrs.back(), rate);
@@ -179,6 +217,7 @@ plot::Figure newton_vs_first_order(Problem pb, bool quick) {
   };
   curve(g, fmt::format("gradient descent, lr {:.3g}", pb.lrs[pick]), {});
   curve(lb, "L-BFGS (strong Wolfe)", {.markers = true});
+  curve(diff.losses, "Newton (Hessian by differences)", {.dashed = true});
   curve(newton.losses, "Newton (exact Hessian)", {.width = 2.5, .markers = true, .marker_size = 4});
   fig.hline(kTol, fmt::format("{:.0e}", kTol), {.color = "#888", .width = 1, .dashed = true});
   return fig;

@@ -3,13 +3,17 @@
 
 #include <cstring>
 #include <initializer_list>
+#include <optional>
 #include <span>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <xtensor/xbroadcast.hpp>
 
 #include "parallel.hpp"
+#include "slope/autograd.hpp"
+#include "slope/ops.hpp"
 #include "slope/tensor.hpp"
 
 namespace slope::detail {
@@ -17,6 +21,9 @@ namespace slope::detail {
 /// Throws NumericError if `a` holds NaN or Inf: "anomaly: <what> of <op> produced NaN".
 template <class T>
 void check_finite(const Array<T>& a, const char* op, const char* what);
+/// The same for n entries at p, of an array of `shape`.
+template <class T>
+void check_finite(const T* p, std::size_t n, const Shape& shape, const char* op, const char* what);
 
 /// Wraps a freshly computed value as the result of `op`. The node records its
 /// inputs, backward step and saved arrays only when grad mode is on and some
@@ -48,6 +55,37 @@ class OpName {
 
  private:
   const char* previous_;
+};
+
+/// Throws Error if an input of n, or n itself, was written in place after the
+/// op read it (its version moved on): PyTorch's rule for in-place writes.
+template <class T>
+void check_versions(const Node<T>& n);
+
+/// The fast backward walk from `root`, seeded with `seed` (src/backward.cpp).
+template <class T>
+void run_backward(const std::shared_ptr<Node<T>>& root, Array<T>&& seed, bool retain);
+
+/// The backward walk that records the backward pass as ops (create_graph),
+/// or, under grad() without create_graph, runs the same differentiable forms
+/// with grad mode off (src/autograd_graph.cpp). With `targets` empty it is
+/// backward(): every leaf below the roots gets its gradient (value and
+/// grad_graph); otherwise it returns the targets' gradients and writes none.
+template <class T>
+std::vector<TensorT<T>> graph_backward(const std::vector<TensorT<T>>& roots, const std::vector<TensorT<T>>& seeds,
+                                       const std::vector<TensorT<T>>& targets, const GradOptions& options);
+
+/// While alive, grad mode on this thread is `enabled` (the graph walk records
+/// the backward pass exactly when it creates a graph).
+class GradModeGuard {
+ public:
+  explicit GradModeGuard(bool enabled);
+  ~GradModeGuard();
+  GradModeGuard(const GradModeGuard&) = delete;
+  GradModeGuard& operator=(const GradModeGuard&) = delete;
+
+ private:
+  bool previous_;
 };
 
 /// Input i of an op's node, for use inside backward steps.
@@ -181,6 +219,74 @@ void add_share(Node<T>& out, std::size_t k, F&& share) {
   T* __restrict dst = g.data();
   for_each_index(n, [&](std::size_t i) { dst[i] = share(i); });
   accumulate_grad(x, std::move(g));
+}
+
+// ---- the differentiable form of a backward step ----------------------------------
+
+/// What a backward step's differentiable form sees when a backward creates a
+/// graph (src/autograd_graph.cpp): the node (saved arrays, shapes), the
+/// gradient of its output as a tensor, and its inputs' shares, which it
+/// computes with ops and hands over with add(). A share may have the
+/// output's (broadcast) shape: the engine sums it down to the input's shape
+/// with a differentiable reduction, as accumulate_grad does for arrays.
+template <class T>
+struct GraphGrad {
+  Node<T>& out;
+  const std::shared_ptr<Node<T>>& self;  // the owning pointer of `out`
+  TensorT<T> g;                          // dL/d(out), itself differentiable under create_graph
+  std::vector<std::optional<TensorT<T>>>& shares;  // one per input, filled by add()
+
+  /// Input i and the output as tensors: ops on them record edges to the
+  /// original graph, so the shares depend on the inputs as the formula says.
+  TensorT<T> input(std::size_t i) const { return TensorT<T>(out.inputs[i].node); }
+  TensorT<T> output() const { return TensorT<T>(self); }
+  bool needs(std::size_t i) const { return out.inputs[i].node->requires_grad; }
+  Shape input_shape(std::size_t i) const { return shape_of(out.inputs[i].node->value); }
+  void add(std::size_t i, const TensorT<T>& share) {
+    if (!needs(i)) return;
+    shares[i] = shares[i] ? slope::add(*shares[i], share) : share;
+  }
+};
+
+/// A reduction's gradient (one entry per (o, i) of the split) as an
+/// (outer, 1, inner) tensor, which broadcasts along the reduced axis of the
+/// input seen as (outer, n, inner).
+template <class T>
+TensorT<T> along_reduced_axis(const TensorT<T>& g, const AxisSplit& s) {
+  return reshape(g, Shape{s.outer, 1, s.inner});
+}
+
+// The adjoints of the ops that move entries, as primitives of their own
+// (each one's backward is the op it undoes, so gradients of any order exist).
+
+/// C = op(A) op(B) for 2-D a and b, op transposing when its flag is set: the
+/// 2-D matmul primitive (src/ops_linalg.cpp).
+template <class T>
+TensorT<T> matmul_t(const TensorT<T>& a, const TensorT<T>& b, bool ta, bool tb);
+/// index_select's adjoint (src/ops_index.cpp): zeros with `n` slices along
+/// `axis` (g's other dimensions), slice j of g added into slice indices[j].
+template <class T>
+TensorT<T> index_add(const TensorT<T>& g, int axis, std::span<const std::int64_t> indices, std::size_t n);
+/// slice's adjoint (src/ops_shape.cpp): zeros of `shape` with g's slices at
+/// positions first, first + stride, ... along `axis`.
+template <class T>
+TensorT<T> scatter_slice(const TensorT<T>& g, const Shape& shape, std::size_t axis, std::size_t first,
+                         std::size_t stride);
+
+/// The backward of an elementwise unary op from its derivative, written once
+/// as `d(g, x, y)` (the share for gradient g, input x and output y) generic
+/// over numbers and tensors: the fast path applies it entry by entry to raw
+/// numbers, the differentiable form once to whole tensors.
+template <class T, class D>
+Backward<T> unary_rule(D d) {
+  return Backward<T>(
+      [d](Node<T>& out) {
+        const T* g = out.grad.data();
+        const T* x = in(out, 0).value.data();
+        const T* y = out.value.data();
+        add_share(out, 0, [d, g, x, y](std::size_t i) { return d(g[i], x[i], y[i]); });
+      },
+      [d](GraphGrad<T>& c) { c.add(0, d(c.g, c.input(0), c.output())); });
 }
 
 // ---- broadcasting binary loops ---------------------------------------------------

@@ -12,43 +12,31 @@
 
 namespace slope {
 
-using detail::add_share;
-using detail::in;
 using detail::make_result;
 using detail::map;
 using detail::Node;
+using detail::unary_rule;
 
 template <class T>
 TensorT<T> tanh(const TensorT<T>& x) {
-  return detail::reads_no_inputs(make_result<T>("tanh", map(x.value(), [](T v) { return std::tanh(v); }), {&x},
-                        [](Node<T>& out) {
-                          // d tanh(x) = (1 - y^2) g, from the output y
-                          const T* g = out.grad.data();
-                          const T* y = out.value.data();
-                          add_share(out, 0, [g, y](std::size_t i) { return detail::tanh_grad(y[i], g[i]); });
-                        }));
+  // d tanh(x) = (1 - y^2) g, from the output y
+  return detail::reads_no_inputs(
+      make_result<T>("tanh", map(x.value(), [](T v) { return std::tanh(v); }), {&x},
+                     unary_rule<T>([](auto g, auto, auto y) { return detail::tanh_grad(y, g); })));
 }
 
 template <class T>
 TensorT<T> sigmoid(const TensorT<T>& x) {
+  // d sigmoid(x) = sigmoid'(x) g = y (1 - y) g
   return make_result<T>("sigmoid", map(x.value(), [](T v) { return detail::sigmoid_of(v); }), {&x},
-                        [](Node<T>& out) {
-                          // d sigmoid(x) = sigmoid'(x) g = y (1 - y) g
-                          const T* g = out.grad.data();
-                          const T* v = in(out, 0).value.data();
-                          add_share(out, 0, [g, v](std::size_t i) { return g[i] * detail::sigmoid_slope(v[i]); });
-                        });
+                        unary_rule<T>([](auto g, auto x, auto) { return g * detail::sigmoid_slope(x); }));
 }
 
 template <class T>
 TensorT<T> softplus(const TensorT<T>& x) {
+  // d softplus(x) = sigmoid(x) g
   return make_result<T>("softplus", map(x.value(), [](T v) { return detail::softplus_of(v); }), {&x},
-                        [](Node<T>& out) {
-                          // d softplus(x) = sigmoid(x) g
-                          const T* g = out.grad.data();
-                          const T* v = in(out, 0).value.data();
-                          add_share(out, 0, [g, v](std::size_t i) { return detail::softplus_grad(v[i], g[i]); });
-                        });
+                        unary_rule<T>([](auto g, auto x, auto) { return detail::softplus_grad(x, g); }));
 }
 
 template <class T>
@@ -60,29 +48,18 @@ TensorT<T> log_sigmoid(const TensorT<T>& x) {
 
 template <class T>
 TensorT<T> leaky_relu(const TensorT<T>& x, Scalar<T> slope) {
-  return make_result<T>("leaky_relu",
-                        map(x.value(), [slope](T v) { return detail::leaky_relu_of(v, slope); }), {&x},
-                        [slope](Node<T>& out) {
-                          // g for x > 0, slope g at and below 0
-                          const T* g = out.grad.data();
-                          const T* v = in(out, 0).value.data();
-                          add_share(out, 0, [g, v, slope](std::size_t i) {
-                            return detail::leaky_relu_grad(v[i], slope, g[i]);
-                          });
-                        });
+  // g for x > 0, slope g at and below 0
+  return make_result<T>("leaky_relu", map(x.value(), [slope](T v) { return detail::leaky_relu_of(v, slope); }),
+                        {&x}, unary_rule<T>([slope](auto g, auto x, auto) {
+                          return detail::leaky_relu_grad(x, slope, g);
+                        }));
 }
 
 template <class T>
 TensorT<T> elu(const TensorT<T>& x, Scalar<T> alpha) {
+  // g for x > 0, alpha e^x g at and below 0
   return make_result<T>("elu", map(x.value(), [alpha](T v) { return detail::elu_of(v, alpha); }), {&x},
-                        [alpha](Node<T>& out) {
-                          // g for x > 0, alpha e^x g at and below 0
-                          const T* g = out.grad.data();
-                          const T* v = in(out, 0).value.data();
-                          add_share(out, 0, [g, v, alpha](std::size_t i) {
-                            return detail::elu_grad(v[i], alpha, g[i]);
-                          });
-                        });
+                        unary_rule<T>([alpha](auto g, auto x, auto) { return detail::elu_grad(x, alpha, g); }));
 }
 
 template <class T>
@@ -90,11 +67,7 @@ TensorT<T> gelu(const TensorT<T>& x) {
   // A primitive rather than a composite of tanh, mul and pow: the composite's
   // backward would multiply a saturated tanh' = 0 by an overflowed x^2 (NaN).
   return make_result<T>("gelu", map(x.value(), [](T v) { return detail::gelu_of(v); }), {&x},
-                        [](Node<T>& out) {
-                          const T* g = out.grad.data();
-                          const T* v = in(out, 0).value.data();
-                          add_share(out, 0, [g, v](std::size_t i) { return detail::gelu_grad(v[i], g[i]); });
-                        });
+                        unary_rule<T>([](auto g, auto x, auto) { return detail::gelu_grad(x, g); }));
 }
 
 template <class T>

@@ -15,11 +15,13 @@ using detail::accumulate_grad;
 using detail::add_share;
 using detail::for_each_index;
 using detail::grad_target;
+using detail::GraphGrad;
 using detail::in;
 using detail::map;
 using detail::make_result;
 using detail::new_array;
 using detail::Node;
+using detail::unary_rule;
 using detail::write_share;
 using detail::zip;
 
@@ -27,19 +29,22 @@ template <class T>
 TensorT<T> add(const TensorT<T>& a, const TensorT<T>& b) {
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), "add");
   Array<T> r = zip(a.value(), b.value(), shape, [](T x, T y) { return x + y; });
-  return detail::reads_no_inputs(make_result<T>("add", std::move(r), {&a, &b}, [](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("add", std::move(r), {&a, &b}, {[](Node<T>& out) {
     // d(a + b) = g for both operands.
     const T* g = out.grad.data();
     add_share(out, 0, [g](std::size_t i) { return g[i]; });
     add_share(out, 1, [g](std::size_t i) { return g[i]; });
-  }));
+  }, [](GraphGrad<T>& c) {
+    c.add(0, c.g);  // the engine sums a broadcast operand's share down
+    c.add(1, c.g);
+  }}));
 }
 
 template <class T>
 TensorT<T> mul(const TensorT<T>& a, const TensorT<T>& b) {
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), "mul");
   Array<T> r = zip(a.value(), b.value(), shape, [](T x, T y) { return x * y; });
-  return make_result<T>("mul", std::move(r), {&a, &b}, [](Node<T>& out) {
+  return make_result<T>("mul", std::move(r), {&a, &b}, {[](Node<T>& out) {
     // d(a * b) = g * b for a, g * a for b (each broadcast to g's shape).
     const Shape shape = detail::shape_of(out.grad);
     const auto times = [](T x, T y) { return x * y; };
@@ -55,7 +60,10 @@ TensorT<T> mul(const TensorT<T>& a, const TensorT<T>& b) {
         accumulate_grad(x, zip(out.grad, other, shape, times));
       }
     }
-  });
+  }, [](GraphGrad<T>& c) {
+    c.add(0, c.g * c.input(1));  // the same product with the mul op: differentiable in g and b
+    c.add(1, c.g * c.input(0));
+  }});
 }
 
 template <class T>
@@ -72,103 +80,73 @@ TensorT<T> div(const TensorT<T>& a, const TensorT<T>& b) {
   return mul(a, pow(b, T(-1)));
 }
 
+// Each unary op's derivative is one formula d(g, x, y), generic over numbers
+// (the fast loop) and tensors (the differentiable form): see unary_rule.
+
 template <class T>
 TensorT<T> neg(const TensorT<T>& x) {
-  return detail::reads_no_inputs(make_result<T>("neg", map(x.value(), [](T v) { return -v; }), {&x}, [](Node<T>& out) {
-    const T* g = out.grad.data();
-    add_share(out, 0, [g](std::size_t i) { return -g[i]; });
-  }));
+  return detail::reads_no_inputs(make_result<T>("neg", map(x.value(), [](T v) { return -v; }), {&x},
+                                                unary_rule<T>([](auto g, auto, auto) { return -g; })));
 }
 
 template <class T>
 TensorT<T> exp(const TensorT<T>& x) {
+  // d exp(x) = exp(x) g: reuse the output.
   return detail::reads_no_inputs(make_result<T>("exp", map(x.value(), [](T v) { return std::exp(v); }), {&x},
-                        [](Node<T>& out) {
-                          // d exp(x) = exp(x) g: reuse the output.
-                          const T* g = out.grad.data();
-                          const T* y = out.value.data();
-                          add_share(out, 0, [g, y](std::size_t i) { return g[i] * y[i]; });
-                        }));
+                                                unary_rule<T>([](auto g, auto, auto y) { return g * y; })));
 }
 
 template <class T>
 TensorT<T> log(const TensorT<T>& x) {
+  // d log(x) = g / x
   return make_result<T>("log", map(x.value(), [](T v) { return std::log(v); }), {&x},
-                        [](Node<T>& out) {
-                          // d log(x) = g / x
-                          const T* g = out.grad.data();
-                          const T* v = in(out, 0).value.data();
-                          add_share(out, 0, [g, v](std::size_t i) { return g[i] / v[i]; });
-                        });
+                        unary_rule<T>([](auto g, auto x, auto) { return g / x; }));
 }
 
 template <class T>
 TensorT<T> log1p(const TensorT<T>& x) {
+  // d log(1 + x) = g / (1 + x)
   return make_result<T>("log1p", map(x.value(), [](T v) { return std::log1p(v); }), {&x},
-                        [](Node<T>& out) {
-                          // d log(1 + x) = g / (1 + x)
-                          const T* g = out.grad.data();
-                          const T* v = in(out, 0).value.data();
-                          add_share(out, 0, [g, v](std::size_t i) { return g[i] / (T(1) + v[i]); });
-                        });
+                        unary_rule<T>([](auto g, auto x, auto) { return g / (T(1) + x); }));
 }
 
 template <class T>
 TensorT<T> expm1(const TensorT<T>& x) {
+  // d (e^x - 1) = e^x g = (y + 1) g, from the output
   return make_result<T>("expm1", map(x.value(), [](T v) { return std::expm1(v); }), {&x},
-                        [](Node<T>& out) {
-                          // d (e^x - 1) = e^x g = (y + 1) g, from the output
-                          const T* g = out.grad.data();
-                          const T* y = out.value.data();
-                          add_share(out, 0, [g, y](std::size_t i) { return g[i] * (y[i] + T(1)); });
-                        });
+                        unary_rule<T>([](auto g, auto, auto y) { return g * (y + T(1)); }));
 }
 
 template <class T>
 TensorT<T> relu(const TensorT<T>& x) {
-  return detail::reads_no_inputs(make_result<T>("relu", map(x.value(), [](T v) { return detail::relu_of(v); }), {&x},
-                        [](Node<T>& out) {
-                          // Passes g where the output is positive (the input was); 0 at the kink.
-                          const T* g = out.grad.data();
-                          const T* y = out.value.data();
-                          add_share(out, 0, [g, y](std::size_t i) { return detail::relu_grad(y[i], g[i]); });
-                        }));
+  // Passes g where the output is positive (the input was); 0 at the kink.
+  return detail::reads_no_inputs(
+      make_result<T>("relu", map(x.value(), [](T v) { return detail::relu_of(v); }), {&x},
+                     unary_rule<T>([](auto g, auto, auto y) { return detail::relu_grad(y, g); })));
 }
 
 template <class T>
 TensorT<T> abs(const TensorT<T>& x) {
+  // d|x| = sign(x) g, with sign(0) = 0.
   return make_result<T>("abs", map(x.value(), [](T v) { return std::abs(v); }), {&x},
-                        [](Node<T>& out) {
-                          // d|x| = sign(x) g, with sign(0) = 0.
-                          const T* g = out.grad.data();
-                          const T* v = in(out, 0).value.data();
-                          add_share(out, 0, [g, v](std::size_t i) { return detail::abs_grad(v[i], g[i]); });
-                        });
+                        unary_rule<T>([](auto g, auto x, auto) { return detail::abs_grad(x, g); }));
 }
 
 template <class T>
 TensorT<T> pow(const TensorT<T>& x, Scalar<T> p) {
+  // d x^p = p x^(p-1) g
   return make_result<T>("pow", map(x.value(), [p](T v) { return std::pow(v, p); }), {&x},
-                        [p](Node<T>& out) {
-                          // d x^p = p x^(p-1) g
-                          const T* g = out.grad.data();
-                          const T* v = in(out, 0).value.data();
-                          add_share(out, 0, [g, v, p](std::size_t i) {
-                            return g[i] * (p * std::pow(v[i], p - T(1)));
-                          });
-                        });
+                        unary_rule<T>([p](auto g, auto x, auto) {
+                          using std::pow;
+                          return g * (p * pow(x, p - T(1)));
+                        }));
 }
 
 template <class T>
 TensorT<T> square(const TensorT<T>& x) {
-  // A primitive rather than pow(x, 2): x * x is far cheaper than std::pow.
+  // A primitive rather than pow(x, 2): x * x is far cheaper than std::pow. d x^2 = 2 x g
   return make_result<T>("square", map(x.value(), [](T v) { return v * v; }), {&x},
-                        [](Node<T>& out) {
-                          // d x^2 = 2 x g
-                          const T* g = out.grad.data();
-                          const T* v = in(out, 0).value.data();
-                          add_share(out, 0, [g, v](std::size_t i) { return detail::square_grad(v[i], g[i]); });
-                        });
+                        unary_rule<T>([](auto g, auto x, auto) { return detail::square_grad(x, g); }));
 }
 
 template <class T>
@@ -180,19 +158,13 @@ TensorT<T> sqrt(const TensorT<T>& x) {
 template <class T>
 TensorT<T> add_scalar(const TensorT<T>& x, Scalar<T> s) {
   return detail::reads_no_inputs(make_result<T>("add_scalar", map(x.value(), [s](T v) { return v + s; }), {&x},
-                        [](Node<T>& out) {
-                          const T* g = out.grad.data();
-                          add_share(out, 0, [g](std::size_t i) { return g[i]; });
-                        }));
+                                                unary_rule<T>([](auto g, auto, auto) { return g; })));
 }
 
 template <class T>
 TensorT<T> mul_scalar(const TensorT<T>& x, Scalar<T> s) {
   return detail::reads_no_inputs(make_result<T>("mul_scalar", map(x.value(), [s](T v) { return v * s; }), {&x},
-                        [s](Node<T>& out) {
-                          const T* g = out.grad.data();
-                          add_share(out, 0, [g, s](std::size_t i) { return g[i] * s; });
-                        }));
+                                                unary_rule<T>([s](auto g, auto, auto) { return g * s; })));
 }
 
 #define SLOPE_INSTANTIATE(T)                                                           \

@@ -11,6 +11,7 @@ namespace slope {
 
 using detail::accumulate_grad;
 using detail::grad_target;
+using detail::GraphGrad;
 using detail::in;
 using detail::make_result;
 using detail::new_array;
@@ -18,12 +19,12 @@ using detail::Node;
 
 namespace {
 
-// Adds op(A) op(B), an (m, n) product with inner size k, to node's gradient:
-// straight into its buffer, with gemm's beta = 0 when the buffer is fresh and
-// beta = 1 when it already holds a share. No temporary.
+// Adds op(a) op(b) to node's gradient, where op transposes when its flag is
+// set: straight into the buffer, with gemm's beta = 0 when the buffer is
+// fresh and beta = 1 when it already holds a share. No temporary.
 template <class T>
-void add_product(Node<T>& node, bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k,
-                 const Array<T>& a, const Array<T>& b) {
+void add_product(Node<T>& node, bool ta, bool tb, const Array<T>& a, const Array<T>& b) {
+  const std::size_t m = a.shape()[ta ? 1 : 0], k = a.shape()[ta ? 0 : 1], n = b.shape()[tb ? 0 : 1];
   const detail::GradTarget<T> t = grad_target(node);
   if (m == 0 || n == 0) return;
   if (k == 0) {
@@ -33,6 +34,20 @@ void add_product(Node<T>& node, bool ta, bool tb, std::size_t m, std::size_t n, 
   detail::gemm(ta, tb, int(m), int(n), int(k), T(1), a.data(), int(a.shape()[1]), b.data(),
                int(b.shape()[1]), t.fresh ? T(0) : T(1), t.data, int(n));
 }
+
+// The adjoint of C = op(A) op(B), written once: each input's gradient is again
+// a product of two of A, B and G = dC, with transpose flags. For the plain
+// product dA = G B^T and dB = A^T G; with op(A) = A^T, dA = op(B) G^T; with
+// op(B) = B^T, dB = G^T op(A). The fast path hands the table to gemm, the
+// differentiable form to the same primitive (matmul_t), so a product's
+// derivative is a product at every order.
+enum Operand { kA, kB, kG };
+struct Product {
+  Operand lhs, rhs;
+  bool tl, tr;
+};
+constexpr Product grad_of_a(bool ta, bool tb) { return ta ? Product{kB, kG, tb, true} : Product{kG, kB, false, !tb}; }
+constexpr Product grad_of_b(bool ta, bool tb) { return tb ? Product{kG, kA, true, ta} : Product{kA, kG, !ta, false}; }
 
 void check_blas_dims(const char* op, const Shape& a, const Shape& b) {
   for (const Shape* s : {&a, &b})
@@ -57,28 +72,58 @@ void add_column_sums(Node<T>& node, const T* g, std::size_t m, std::size_t n) {
   });
 }
 
-// (m, k) x (k, n); the caller has checked the shapes.
+}  // namespace
+
+namespace detail {
+
 template <class T>
-TensorT<T> matmul_2d(const TensorT<T>& a, const TensorT<T>& b) {
-  const std::size_t m = a.shape()[0], k = a.shape()[1], n = b.shape()[1];
+TensorT<T> matmul_t(const TensorT<T>& a, const TensorT<T>& b, bool ta, bool tb) {
+  const std::size_t m = a.shape()[ta ? 1 : 0], k = a.shape()[ta ? 0 : 1], n = b.shape()[tb ? 0 : 1];
+  if (b.shape()[tb ? 1 : 0] != k)
+    throw ShapeError(fmt::format("matmul: inner dimensions differ: a is {}{}, b is {}{}", to_string(a.shape()),
+                                 ta ? " (transposed)" : "", to_string(b.shape()), tb ? " (transposed)" : ""));
   Array<T> c = new_array<T>(Shape{m, n});
   if (k == 0) c.fill(T(0));
   else if (m && n)
-    detail::gemm(false, false, int(m), int(n), int(k), T(1), a.data(), int(k), b.data(), int(n),
+    detail::gemm(ta, tb, int(m), int(n), int(k), T(1), a.data(), int(a.shape()[1]), b.data(), int(b.shape()[1]),
                  T(0), c.data(), int(n));
-  return make_result<T>("matmul", std::move(c), {&a, &b}, [](Node<T>& out) {
-    const Node<T>& A = in(out, 0);
-    const Node<T>& B = in(out, 1);
-    const std::size_t m = A.value.shape()[0], k = A.value.shape()[1], n = B.value.shape()[1];
-    // dA = dC B^T  (m, k);  dB = A^T dC  (k, n), the transposes as gemm flags.
+  const std::uint32_t flags = (ta ? 1u : 0u) | (tb ? 2u : 0u);
+  return make_result<T>("matmul", std::move(c), {&a, &b}, {[flags](Node<T>& out) {
+    const bool ta = flags & 1u, tb = flags & 2u;
+    const Array<T>* operand[] = {&in(out, 0).value, &in(out, 1).value, &out.grad};
     // Only for inputs that need it: the input batch never gets a dX.
-    if (A.requires_grad) add_product(in(out, 0), false, true, m, k, n, out.grad, B.value);
-    // Inside a sharded step a parameter's dB is left to the finishing pass
-    // (out.grad is this node's own and is not needed after this line).
-    if (B.requires_grad &&
-        (out.retains_grad || !detail::defer_product(in(out, 1), true, false, k, n, m, out.inputs[0].node, out.grad)))
-      add_product(in(out, 1), true, false, k, n, m, A.value, out.grad);
-  });
+    for (std::size_t i = 0; i < 2; ++i) {
+      if (!in(out, i).requires_grad) continue;
+      const Product p = i == 0 ? grad_of_a(ta, tb) : grad_of_b(ta, tb);
+      // Inside a sharded step a parameter's dB = op(A) G is left to the
+      // finishing pass (out.grad is this node's own and is not needed after
+      // this, the last product).
+      if (i == 1 && p.lhs == kA && p.rhs == kG && !out.retains_grad) {
+        const Array<T>& A = *operand[kA];
+        const std::size_t m = A.shape()[p.tl ? 1 : 0], k = A.shape()[p.tl ? 0 : 1], n = out.grad.shape()[1];
+        if (detail::defer_product(in(out, 1), p.tl, p.tr, m, n, k, out.inputs[0].node, out.grad)) continue;
+      }
+      add_product(in(out, i), p.tl, p.tr, *operand[p.lhs], *operand[p.rhs]);
+    }
+  }, [flags](GraphGrad<T>& c) {
+    const bool ta = flags & 1u, tb = flags & 2u;
+    const TensorT<T> operand[] = {c.input(0), c.input(1), c.g};
+    for (std::size_t i = 0; i < 2; ++i) {
+      if (!c.needs(i)) continue;
+      const Product p = i == 0 ? grad_of_a(ta, tb) : grad_of_b(ta, tb);
+      c.add(i, matmul_t(operand[p.lhs], operand[p.rhs], p.tl, p.tr));
+    }
+  }});
+}
+
+}  // namespace detail
+
+namespace {
+
+// (m, k) x (k, n); the caller has checked the shapes.
+template <class T>
+TensorT<T> matmul_2d(const TensorT<T>& a, const TensorT<T>& b) {
+  return detail::matmul_t(a, b, false, false);
 }
 
 // c = op(a) op(b), or c += op(a) op(b) when accumulating, for an (m, n)
@@ -106,7 +151,7 @@ TensorT<T> matmul_batched(const TensorT<T>& a, const TensorT<T>& b) {
   for (std::size_t t = 0; t < batch; ++t)
     gemm_block(false, false, m, n, k, a.data() + (ba == 1 ? 0 : t) * m * k, k, b.data() + (bb == 1 ? 0 : t) * k * n,
                n, false, c.data() + t * m * n);
-  return make_result<T>("matmul", std::move(c), {&a, &b}, [](Node<T>& out) {
+  return make_result<T>("matmul", std::move(c), {&a, &b}, {[](Node<T>& out) {
     const Node<T>& A = in(out, 0);
     const Node<T>& B = in(out, 1);
     const std::size_t ba = A.value.shape()[0], bb = B.value.shape()[0], m = A.value.shape()[1],
@@ -126,7 +171,13 @@ TensorT<T> matmul_batched(const TensorT<T>& a, const TensorT<T>& b) {
         gemm_block(true, false, k, n, m, A.value.data() + (ba == 1 ? 0 : t) * m * k, k, g + t * m * n, n,
                    !tb.fresh || (bb == 1 && t > 0), tb.data + (bb == 1 ? 0 : t) * k * n);
     }
-  });
+  }, [](GraphGrad<T>& c) {
+    // The same adjoint with the batched product itself; a broadcast batch of 1
+    // is summed down by the engine.
+    const auto t = [](const TensorT<T>& x) { return permute(x, {0, 2, 1}); };
+    c.add(0, matmul(c.g, t(c.input(1))));
+    c.add(1, matmul(t(c.input(0)), c.g));
+  }});
 }
 
 }  // namespace
@@ -188,7 +239,7 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& W, const TensorT<T>& b,
   if (act == Activation::relu)
     detail::for_each_index(m * n, [out](std::size_t i) { out[i] = detail::relu_of(out[i]); });
   return make_result<T>(act == Activation::relu ? "linear_relu" : "linear", std::move(y), {&x, &W, &b},
-                        [act](Node<T>& out) {
+                        {[act](Node<T>& out) {
     const Node<T>& X = in(out, 0);
     const Node<T>& Wn = in(out, 1);
     const std::size_t m = X.value.shape()[0], k = X.value.shape()[1], n = Wn.value.shape()[1];
@@ -206,13 +257,27 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& W, const TensorT<T>& b,
       const T* yv = out.value.data();
       detail::for_each_index(m * n, [g, yv](std::size_t i) { g[i] = detail::relu_grad(yv[i], g[i]); });
     }
-    // db = colsum(G) (n), dx = G W^T (m, k), dW = x^T G (k, n): dW last, since
-    // inside a sharded step it is left, with G, to the finishing pass.
+    // db = colsum(G) (n), dx = G W^T (m, k), dW = x^T G (k, n): matmul's
+    // adjoint. dW last, since inside a sharded step it is left, with G, to
+    // the finishing pass.
+    const Array<T>* operand[] = {&X.value, &Wn.value, G};
+    const Product pw = grad_of_b(false, false), px = grad_of_a(false, false);
     if (in(out, 2).requires_grad) add_column_sums(in(out, 2), G->data(), m, n);
-    if (X.requires_grad) add_product(in(out, 0), false, true, m, k, n, *G, Wn.value);
-    if (Wn.requires_grad && !detail::defer_product(in(out, 1), true, false, k, n, m, out.inputs[0].node, *G))
-      add_product(in(out, 1), true, false, k, n, m, X.value, *G);
-  });
+    if (X.requires_grad) add_product(in(out, 0), px.tl, px.tr, *operand[px.lhs], *operand[px.rhs]);
+    const bool keep_g = G == &out.grad && out.retains_grad;  // retain_grad() keeps out.grad
+    if (Wn.requires_grad &&
+        (keep_g || !detail::defer_product(in(out, 1), pw.tl, pw.tr, k, n, m, out.inputs[0].node, *G)))
+      add_product(in(out, 1), pw.tl, pw.tr, *operand[pw.lhs], *operand[pw.rhs]);
+  }, [act](GraphGrad<T>& c) {
+    // The same steps with ops: G through relu' (from the output), the two
+    // products of matmul's adjoint, and db = sum(G, 0).
+    const TensorT<T> G = act == Activation::relu ? detail::relu_grad(c.output(), c.g) : c.g;
+    const TensorT<T> operand[] = {c.input(0), c.input(1), G};
+    const Product pw = grad_of_b(false, false), px = grad_of_a(false, false);
+    if (c.needs(1)) c.add(1, detail::matmul_t(operand[pw.lhs], operand[pw.rhs], pw.tl, pw.tr));
+    if (c.needs(2)) c.add(2, sum(G, 0));
+    if (c.needs(0)) c.add(0, detail::matmul_t(operand[px.lhs], operand[px.rhs], px.tl, px.tr));
+  }});
 }
 
 template <class T>
@@ -228,18 +293,19 @@ TensorT<T> reshape(const TensorT<T>& x, const Shape& shape) {
                                  to_string(x.shape()), x.size(), to_string(shape), n));
   Array<T> r = new_array<T>(shape);
   std::copy_n(x.data(), x.size(), r.data());
-  return detail::reads_no_inputs(make_result<T>("reshape", std::move(r), {&x}, [](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("reshape", std::move(r), {&x}, {[](Node<T>& out) {
     // The same entries in the same order: the gradient passes through flat.
     const T* g = out.grad.data();
     detail::write_share(grad_target(in(out, 0)), out.grad.size(), [g](std::size_t i) { return g[i]; });
-  }));
+  }, [](GraphGrad<T>& c) { c.add(0, reshape(c.g, detail::shape_of(c.out.inputs[0].node->value))); }}));
 }
 
 #define SLOPE_INSTANTIATE(T)                                                                 \
   template TensorT<T> matmul<T>(const TensorT<T>&, const TensorT<T>&);                       \
   template TensorT<T> linear<T>(const TensorT<T>&, const TensorT<T>&, const TensorT<T>&,     \
                                 Activation);                                                 \
-  template TensorT<T> reshape<T>(const TensorT<T>&, const Shape&);
+  template TensorT<T> reshape<T>(const TensorT<T>&, const Shape&);                           \
+  template TensorT<T> detail::matmul_t<T>(const TensorT<T>&, const TensorT<T>&, bool, bool);
 SLOPE_FOR_EACH_DTYPE(SLOPE_INSTANTIATE)
 
 }  // namespace slope

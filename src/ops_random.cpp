@@ -65,13 +65,15 @@ TensorT<T> dropout(const TensorT<T>& x, double p, Rng& rng) {
     mask[i] = bits(key, first + i) >= drop_below ? keep : T(0);
     out[i] = v[i] * mask[i];
   });
-  return detail::reads_no_inputs(make_result<T>("dropout", std::move(r), {&x}, [](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("dropout", std::move(r), {&x}, {[](Node<T>& out) {
     // d(x * mask) = g * mask
     const T* g = out.grad.data();
     const T* m = out.saved.values.data();
     detail::write_share(detail::grad_target(in(out, 0)), out.grad.size(),
                         [g, m](std::size_t i) { return g[i] * m[i]; });
-  }, std::move(saved)));
+  }, [](detail::GraphGrad<T>& c) {
+    c.add(0, c.g * TensorT<T>(c.out.saved.values));  // the same product, the mask a constant
+  }}, std::move(saved)));
 }
 
 #define SLOPE_INSTANTIATE(T) template TensorT<T> dropout<T>(const TensorT<T>&, double, Rng&);

@@ -18,6 +18,7 @@ using detail::accumulate_grad;
 using detail::AxisSplit;
 using detail::split_axis;
 using detail::grad_target;
+using detail::GraphGrad;
 using detail::in;
 using detail::make_result;
 using detail::new_array;
@@ -42,6 +43,15 @@ double parallel_sum(const T* x, std::size_t n, F&& part_sum) {
   return total;
 }
 
+// Entry f of an array split by s, and the entry of the reduction it feeds.
+inline std::size_t reduced_index(const AxisSplit& s, std::size_t f) {
+  return (f / (s.n * s.inner)) * s.inner + f % s.inner;
+}
+// Whether entry f is the maximum that max along the axis picked (arg: per reduced entry).
+inline bool is_argmax(const std::int32_t* arg, const AxisSplit& s, std::size_t f) {
+  return static_cast<std::size_t>(arg[reduced_index(s, f)]) == (f / s.inner) % s.n;
+}
+
 }  // namespace
 
 template <class T>
@@ -49,10 +59,10 @@ TensorT<T> sum(const TensorT<T>& x) {
   const double total = parallel_sum(x.data(), x.size(), [](const T* p, std::size_t n) {
     return detail::simd_sum(p, n, [](auto v) { return v; }, [](T v) { return v; });
   });
-  return detail::reads_no_inputs(make_result<T>("sum", Array<T>(static_cast<T>(total)), {&x}, [](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("sum", Array<T>(static_cast<T>(total)), {&x}, {[](Node<T>& out) {
     const T g = out.grad();
     write_share(grad_target(in(out, 0)), in(out, 0).value.size(), [g](std::size_t) { return g; });
-  }));
+  }, [](GraphGrad<T>& c) { c.add(0, expand(c.g, c.input_shape(0))); }}));  // sum's adjoint: broadcast
 }
 
 template <class T>
@@ -60,13 +70,13 @@ TensorT<T> sum_squares(const TensorT<T>& x) {
   const double total = parallel_sum(x.data(), x.size(), [](const T* p, std::size_t n) {
     return detail::sum_squares(p, n);
   });
-  return make_result<T>("sum_squares", Array<T>(static_cast<T>(total)), {&x}, [](Node<T>& out) {
+  return make_result<T>("sum_squares", Array<T>(static_cast<T>(total)), {&x}, {[](Node<T>& out) {
     // d sum x^2 = 2 x g, straight into x's gradient.
     const T g = out.grad();
     const T* v = in(out, 0).value.data();
     write_share(grad_target(in(out, 0)), in(out, 0).value.size(),
                 [g, v](std::size_t i) { return detail::square_grad(v[i], g); });
-  });
+  }, [](GraphGrad<T>& c) { c.add(0, detail::square_grad(c.input(0), c.g)); }});  // g broadcasts
 }
 
 template <class T>
@@ -74,13 +84,13 @@ TensorT<T> sum_abs(const TensorT<T>& x) {
   const double total = parallel_sum(x.data(), x.size(), [](const T* p, std::size_t n) {
     return detail::sum_abs(p, n);
   });
-  return make_result<T>("sum_abs", Array<T>(static_cast<T>(total)), {&x}, [](Node<T>& out) {
+  return make_result<T>("sum_abs", Array<T>(static_cast<T>(total)), {&x}, {[](Node<T>& out) {
     // d sum |x| = sign(x) g.
     const T g = out.grad();
     const T* v = in(out, 0).value.data();
     write_share(grad_target(in(out, 0)), in(out, 0).value.size(),
                 [g, v](std::size_t i) { return detail::abs_grad(v[i], g); });
-  });
+  }, [](GraphGrad<T>& c) { c.add(0, detail::abs_grad(c.input(0), c.g)); }});
 }
 
 template <class T>
@@ -102,13 +112,15 @@ TensorT<T> sum(const TensorT<T>& x, int axis, bool keepdims) {
                              for (std::size_t i = 0; i < s.inner; ++i)
                                dst[o * s.inner + i] += src[(o * s.n + j) * s.inner + i];
                        });
-  return detail::reads_no_inputs(make_result<T>("sum", std::move(r), {&x}, [s](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("sum", std::move(r), {&x}, {[s](Node<T>& out) {
     // The gradient of each output entry is copied back along the reduced axis.
     const T* g = out.grad.data();
     write_share(grad_target(in(out, 0)), s.outer * s.n * s.inner, [g, s](std::size_t f) {
       return g[(f / (s.n * s.inner)) * s.inner + f % s.inner];
     });
-  }));
+  }, [s](GraphGrad<T>& c) {  // the same copy as an op: expand along the axis
+    c.add(0, reshape(expand(detail::along_reduced_axis(c.g, s), Shape{s.outer, s.n, s.inner}), c.input_shape(0)));
+  }}));
 }
 
 template <class T>
@@ -144,16 +156,20 @@ TensorT<T> max(const TensorT<T>& x, int axis, bool keepdims) {
       r.data()[o * s.inner + i] = x.data()[(o * s.n + arg.data()[o * s.inner + i]) * s.inner + i];
   detail::Saved<T> saved;
   saved.index = std::move(arg);
-  return make_result<T>("max", std::move(r), {&x}, [s](Node<T>& out) {
+  return make_result<T>("max", std::move(r), {&x}, {[s](Node<T>& out) {
     // The gradient flows to the maximal entry only.
     const T* g = out.grad.data();
     const std::int32_t* arg = out.saved.index.data();
     write_share(grad_target(in(out, 0)), s.outer * s.n * s.inner, [g, arg, s](std::size_t f) {
-      const std::size_t o = f / (s.n * s.inner), j = (f / s.inner) % s.n, i = f % s.inner;
-      const std::size_t k = o * s.inner + i;
-      return static_cast<std::size_t>(arg[k]) == j ? g[k] : T(0);
+      return is_argmax(arg, s, f) ? g[reduced_index(s, f)] : T(0);
     });
-  }, std::move(saved));
+  }, [s](GraphGrad<T>& c) {
+    // The same routing as an op: a constant 0/1 mask of the maximal entries times g.
+    Array<T> mask = new_array<T>(Shape{s.outer, s.n, s.inner});
+    const std::int32_t* arg = c.out.saved.index.data();
+    for (std::size_t f = 0; f < mask.size(); ++f) mask.data()[f] = is_argmax(arg, s, f) ? T(1) : T(0);
+    c.add(0, reshape(TensorT<T>(std::move(mask)) * detail::along_reduced_axis(c.g, s), c.input_shape(0)));
+  }}, std::move(saved));
 }
 
 #define SLOPE_INSTANTIATE(T)                                        \

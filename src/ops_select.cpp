@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels.hpp"
 #include "op_support.hpp"
 #include "slope/ops.hpp"
 
@@ -16,6 +17,7 @@ using detail::make_result;
 using detail::map;
 using detail::new_array;
 using detail::Node;
+using detail::unary_rule;
 using detail::zip;
 
 namespace {
@@ -36,37 +38,31 @@ template <class T>
 TensorT<T> clamp(const TensorT<T>& x, Scalar<T> lo, Scalar<T> hi) {
   if (!(lo <= hi)) throw ValueError(fmt::format("clamp: lo must be <= hi: got lo {}, hi {}", lo, hi));
   return make_result<T>("clamp", map(x.value(), [lo, hi](T v) { return std::min(std::max(v, lo), hi); }),
-                        {&x}, [lo, hi](Node<T>& out) {
-                          // g strictly inside (lo, hi); 0 outside and at the bounds, as
-                          // relu (= clamp(x, 0, inf)) takes 0 at its kink.
-                          const T* g = out.grad.data();
-                          const T* v = in(out, 0).value.data();
-                          add_share(out, 0, [g, v, lo, hi](std::size_t i) {
-                            return v[i] > lo && v[i] < hi ? g[i] : T(0);
-                          });
-                        });
+                        {&x}, unary_rule<T>([lo, hi](auto g, auto x, auto) {
+                          return detail::clamp_grad(x, lo, hi, g);
+                        }));
 }
 
 template <class T>
 TensorT<T> maximum(const TensorT<T>& a, const TensorT<T>& b) {
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), "maximum");
   Array<T> r = zip(a.value(), b.value(), shape, [](T x, T y) { return std::max(x, y); });
-  return make_result<T>("maximum", std::move(r), {&a, &b}, [](Node<T>& out) {
-    // g to the larger operand; at a tie g / 2 to each, so maximum(a, b) and
-    // maximum(b, a) agree and maximum(x, x) has gradient g.
+  return make_result<T>("maximum", std::move(r), {&a, &b}, {[](Node<T>& out) {
+    // g to the larger operand; at a tie g / 2 to each (detail::maximum_grad).
     const Shape shape = detail::shape_of(out.grad);
     Array<T> scratch_a = detail::empty_array<T>(), scratch_b = detail::empty_array<T>();
     const T* va = broadcast_data(in(out, 0).value, shape, scratch_a);
     const T* vb = broadcast_data(in(out, 1).value, shape, scratch_b);
     const T* g = out.grad.data();
     const auto share = [g](const T* self, const T* other) {
-      return [g, self, other](std::size_t i) {
-        return self[i] > other[i] ? g[i] : (self[i] == other[i] ? g[i] / T(2) : T(0));
-      };
+      return [g, self, other](std::size_t i) { return detail::maximum_grad(self[i], other[i], g[i]); };
     };
     add_share(out, 0, share(va, vb));
     add_share(out, 1, share(vb, va));
-  });
+  }, [](detail::GraphGrad<T>& c) {
+    c.add(0, detail::maximum_grad(c.input(0), c.input(1), c.g));
+    c.add(1, detail::maximum_grad(c.input(1), c.input(0), c.g));
+  }});
 }
 
 template <class T>
@@ -114,14 +110,19 @@ TensorT<T> where(const TensorT<T>& mask, const TensorT<T>& a, const TensorT<T>& 
   T* o = r.data();
   detail::for_each_index(r.size(), [=](std::size_t i) { o[i] = m[i] != T(0) ? va[i] : vb[i]; });
   // The mask is recorded as input 0 for its values; it never gets a gradient.
-  return make_result<T>("where", std::move(r), {&mask, &a, &b}, [](Node<T>& out) {
+  return make_result<T>("where", std::move(r), {&mask, &a, &b}, {[](Node<T>& out) {
     // g to a where the mask is set, to b elsewhere.
     Array<T> scratch = detail::empty_array<T>();
     const T* m = broadcast_data(in(out, 0).value, detail::shape_of(out.grad), scratch);
     const T* g = out.grad.data();
     add_share(out, 1, [g, m](std::size_t i) { return m[i] != T(0) ? g[i] : T(0); });
     add_share(out, 2, [g, m](std::size_t i) { return m[i] != T(0) ? T(0) : g[i]; });
-  });
+  }, [](detail::GraphGrad<T>& c) {
+    // The same routing with where itself; the mask stays a constant.
+    const TensorT<T> mask = c.input(0).detach();
+    c.add(1, where(mask, c.g, TensorT<T>(T(0))));
+    c.add(2, where(mask, TensorT<T>(T(0)), c.g));
+  }});
 }
 
 #define SLOPE_INSTANTIATE(T)                                                            \

@@ -13,6 +13,8 @@ namespace slope {
 using detail::accumulate_grad;
 using detail::AxisSplit;
 using detail::grad_target;
+using detail::GradTarget;
+using detail::GraphGrad;
 using detail::in;
 using detail::make_result;
 using detail::new_array;
@@ -57,6 +59,34 @@ void for_each_permuted(const std::int32_t* dims, const Shape& in_shape, F&& f) {
   }
 }
 
+// Entries first, first + stride, ... (m of them) along the axis of an array
+// split by s: the positions slice takes and scatter_slice places, one
+// definition for both ops and both directions.
+struct StridedSlice {
+  AxisSplit s;
+  std::size_t first, stride, m;
+  // dst (outer, m, inner) = or += the slices of src (outer, n, inner).
+  template <class T>
+  void take(const T* src, GradTarget<T> dst) const {
+    for (std::size_t o = 0; o < s.outer; ++o)
+      for (std::size_t j = 0; j < m; ++j) {
+        const T* from = src + (o * s.n + first + j * stride) * s.inner;
+        T* to = dst.data + (o * m + j) * s.inner;
+        if (dst.fresh) std::copy_n(from, s.inner, to);
+        else for (std::size_t i = 0; i < s.inner; ++i) to[i] += from[i];
+      }
+  }
+  // dst (outer, n, inner) = or += g (outer, m, inner) at the slices, 0 elsewhere.
+  template <class T>
+  void place(const T* g, GradTarget<T> dst) const {
+    write_share(dst, s.outer * s.n * s.inner, [g, this](std::size_t f) {
+      const std::size_t o = f / (s.n * s.inner), j = (f / s.inner) % s.n, i = f % s.inner;
+      if (j < first || (j - first) % stride != 0 || (j - first) / stride >= m) return T(0);
+      return g[(o * m + (j - first) / stride) * s.inner + i];
+    });
+  }
+};
+
 }  // namespace
 
 template <class T>
@@ -82,7 +112,7 @@ TensorT<T> permute(const TensorT<T>& x, const std::vector<int>& dims) {
   T* dst = r.data();
   const T* src = x.data();
   for_each_permuted(saved.index.data(), shape, [dst, src](std::size_t k, std::size_t off) { dst[k] = src[off]; });
-  return detail::reads_no_inputs(make_result<T>("permute", std::move(r), {&x}, [](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("permute", std::move(r), {&x}, {[](Node<T>& out) {
     // Each entry of g goes back to where it came from (a bijection: written once each).
     Node<T>& x = in(out, 0);
     const detail::GradTarget<T> t = grad_target(x);
@@ -92,7 +122,12 @@ TensorT<T> permute(const TensorT<T>& x, const std::vector<int>& dims) {
     for_each_permuted(out.saved.index.data(), detail::shape_of(x.value), [=](std::size_t k, std::size_t off) {
       dst[off] = fresh ? g[k] : dst[off] + g[k];
     });
-  }, std::move(saved)));
+  }, [](GraphGrad<T>& c) {  // the same move as an op: the inverse permutation
+    const Array<std::int32_t>& dims = c.out.saved.index;
+    std::vector<int> inverse(dims.size());
+    for (std::size_t d = 0; d < dims.size(); ++d) inverse[static_cast<std::size_t>(dims.data()[d])] = static_cast<int>(d);
+    c.add(0, permute(c.g, inverse));
+  }}, std::move(saved)));
 }
 
 template <class T>
@@ -170,10 +205,10 @@ TensorT<T> expand(const TensorT<T>& x, const Shape& shape) {
   }
   if (!ok) throw ShapeError(fmt::format("expand: cannot broadcast {} to {}", to_string(x.shape()), to_string(shape)));
   Array<T> r = xt::broadcast(x.value(), shape);
-  return detail::reads_no_inputs(make_result<T>("expand", std::move(r), {&x}, [](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("expand", std::move(r), {&x}, {[](Node<T>& out) {
     // Summing the gradient back over the broadcast dimensions is the engine's job.
     accumulate_grad(in(out, 0), static_cast<const Array<T>&>(out.grad));
-  }));
+  }, [](GraphGrad<T>& c) { c.add(0, c.g); }}));  // in both paths
 }
 
 template <class T>
@@ -186,29 +221,49 @@ TensorT<T> slice(const TensorT<T>& x, int axis, std::int64_t start, std::int64_t
   if (lo < 0 || hi > n || lo > hi)
     throw ShapeError(fmt::format("slice: [{}, {}) is out of range for axis {} of size {}: x is {}", start, stop,
                                  axis, n, to_string(shape)));
-  const AxisSplit s = split_at(shape, a);
   const auto first = static_cast<std::size_t>(lo), stride = static_cast<std::size_t>(step);
-  const std::size_t m = static_cast<std::size_t>(hi - lo + step - 1) / stride;
   Shape out_shape = shape;
-  out_shape[a] = m;
+  out_shape[a] = static_cast<std::size_t>(hi - lo + step - 1) / stride;
   Array<T> r = new_array<T>(out_shape);
-  const T* src = x.data();
-  T* dst = r.data();
-  for (std::size_t o = 0; o < s.outer; ++o)
-    for (std::size_t j = 0; j < m; ++j)
-      std::copy_n(src + (o * s.n + first + j * stride) * s.inner, s.inner, dst + (o * m + j) * s.inner);
-  return detail::reads_no_inputs(make_result<T>("slice", std::move(r), {&x}, [a, first, stride](Node<T>& out) {
-    // g back into the sliced positions, 0 elsewhere.
-    const AxisSplit s = split_at(in(out, 0).value.shape(), a);
-    const std::size_t m = out.value.shape()[a];
-    const T* g = out.grad.data();
-    write_share(grad_target(in(out, 0)), s.outer * s.n * s.inner, [=](std::size_t f) {
-      const std::size_t o = f / (s.n * s.inner), j = (f / s.inner) % s.n, i = f % s.inner;
-      if (j < first || (j - first) % stride != 0 || (j - first) / stride >= m) return T(0);
-      return g[(o * m + (j - first) / stride) * s.inner + i];
-    });
-  }));
+  const StridedSlice cut{split_at(shape, a), first, stride, out_shape[a]};
+  cut.take(x.data(), GradTarget<T>{r.data(), true});
+  return detail::reads_no_inputs(make_result<T>("slice", std::move(r), {&x}, {[a, first, stride](Node<T>& out) {
+    // g back into the sliced positions, 0 elsewhere: scatter_slice's forward.
+    const StridedSlice cut{split_at(in(out, 0).value.shape(), a), first, stride, out.value.shape()[a]};
+    cut.place(out.grad.data(), grad_target(in(out, 0)));
+  }, [a, first, stride](GraphGrad<T>& c) {
+    c.add(0, detail::scatter_slice(c.g, c.input_shape(0), a, first, stride));
+  }}));
 }
+
+namespace detail {
+
+template <class T>
+TensorT<T> scatter_slice(const TensorT<T>& g, const Shape& shape, std::size_t axis, std::size_t first,
+                         std::size_t stride) {
+  if (axis >= shape.size() || axis >= g.dim())
+    throw ShapeError(fmt::format("scatter_slice: axis {} is out of range for {}", axis, to_string(shape)));
+  Shape cut_shape = shape;
+  const std::size_t m = g.shape()[axis];
+  cut_shape[axis] = m;
+  if (g.shape() != cut_shape || stride == 0 || (m > 0 && first + (m - 1) * stride >= shape[axis]))
+    throw ShapeError(fmt::format("scatter_slice: g of shape {} is no slice of {}", to_string(g.shape()), to_string(shape)));
+  Array<T> r = new_array<T>(shape);
+  const StridedSlice cut{split_at(shape, axis), first, stride, m};
+  cut.place(g.data(), GradTarget<T>{r.data(), true});
+  return reads_no_inputs(make_result<T>("scatter_slice", std::move(r), {&g}, {[axis, first, stride](Node<T>& out) {
+    // The adjoint of placing the slices is taking them: slice's forward.
+    const StridedSlice cut{split_at(out.value.shape(), axis), first, stride, in(out, 0).value.shape()[axis]};
+    cut.take(out.grad.data(), grad_target(in(out, 0)));
+  }, [axis, first, stride](GraphGrad<T>& c) {
+    const Shape shape = detail::shape_of(c.out.value);
+    const auto stop = static_cast<std::int64_t>(first + c.input_shape(0)[axis] * stride);
+    c.add(0, slice(c.g, static_cast<int>(axis), static_cast<std::int64_t>(first),
+                   std::min<std::int64_t>(stop, static_cast<std::int64_t>(shape[axis])), static_cast<std::int64_t>(stride)));
+  }}));
+}
+
+}  // namespace detail
 
 template <class T>
 TensorT<T> narrow(const TensorT<T>& x, int axis, std::int64_t start, std::int64_t length) {
@@ -249,7 +304,7 @@ TensorT<T> concat(const std::vector<TensorT<T>>& xs, int axis) {
       std::copy_n(x.data() + o * len, len, r.data() + offset);
       offset += len;
     }
-  return detail::reads_no_inputs(make_result<T>("concat", std::move(r), std::span<const TensorT<T>>(xs), [a](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("concat", std::move(r), std::span<const TensorT<T>>(xs), {[a](Node<T>& out) {
     // Each input gets its own columns of g back.
     const AxisSplit s = split_at(out.value.shape(), a);
     const T* g = out.grad.data();
@@ -264,7 +319,14 @@ TensorT<T> concat(const std::vector<TensorT<T>>& xs, int axis) {
         });
       before += nk;
     }
-  }));
+  }, [a](GraphGrad<T>& c) {  // each input's columns of g, cut with slice
+    std::int64_t before = 0;
+    for (std::size_t k = 0; k < c.out.inputs.size(); ++k) {
+      const auto nk = static_cast<std::int64_t>(c.input_shape(k)[a]);
+      if (c.needs(k)) c.add(k, slice(c.g, static_cast<int>(a), before, before + nk));
+      before += nk;
+    }
+  }}));
 }
 
 template <class T>
@@ -309,6 +371,8 @@ std::vector<TensorT<T>> split(const TensorT<T>& x, const std::vector<std::size_t
   template TensorT<T> unsqueeze<T>(const TensorT<T>&, int);                                            \
   template TensorT<T> expand<T>(const TensorT<T>&, const Shape&);                                      \
   template TensorT<T> slice<T>(const TensorT<T>&, int, std::int64_t, std::int64_t, std::int64_t);      \
+  template TensorT<T> detail::scatter_slice<T>(const TensorT<T>&, const Shape&, std::size_t, std::size_t,   \
+                                               std::size_t);                                           \
   template TensorT<T> narrow<T>(const TensorT<T>&, int, std::int64_t, std::int64_t);                   \
   template TensorT<T> concat<T>(const std::vector<TensorT<T>>&, int);                                  \
   template TensorT<T> stack<T>(const std::vector<TensorT<T>>&, int);                                   \

@@ -14,6 +14,7 @@
 namespace slope {
 
 using detail::grad_target;
+using detail::GraphGrad;
 using detail::in;
 using detail::make_result;
 using detail::new_array;
@@ -53,8 +54,9 @@ TensorT<T> softmax_last(const TensorT<T>& x) {
         p.data()[r * c + j] = static_cast<T>(std::exp(static_cast<double>(xr[j]) - lse));
     }
   });
-  return detail::reads_no_inputs(make_result<T>("softmax", std::move(p), {&x}, [](Node<T>& out) {
-    // dx = p * (g - sum(g * p)) row by row.
+  return detail::reads_no_inputs(make_result<T>("softmax", std::move(p), {&x}, {[](Node<T>& out) {
+    // dx = p * (g - sum(g * p)) row by row: the loop here, the same product
+    // with ops in the differentiable form below.
     const std::size_t c = out.value.shape().back();
     const std::size_t rows = c == 0 ? 0 : out.value.size() / c;
     const detail::GradTarget<T> t = grad_target(in(out, 0));
@@ -71,7 +73,10 @@ TensorT<T> softmax_last(const TensorT<T>& x) {
         }
       }
     });
-  }));
+  }, [](GraphGrad<T>& c) {
+    const TensorT<T> p = c.output();
+    c.add(0, p * (c.g - sum(c.g * p, -1, true)));
+  }}));
 }
 
 template <class T>
@@ -86,8 +91,9 @@ TensorT<T> log_softmax_last(const TensorT<T>& x) {
         y.data()[r * c + j] = static_cast<T>(static_cast<double>(xr[j]) - lse);
     }
   });
-  return detail::reads_no_inputs(make_result<T>("log_softmax", std::move(y), {&x}, [](Node<T>& out) {
-    // dx = g - softmax(x) * sum(g), with softmax(x) = exp(output).
+  return detail::reads_no_inputs(make_result<T>("log_softmax", std::move(y), {&x}, {[](Node<T>& out) {
+    // dx = g - softmax(x) * sum(g), with softmax(x) = exp(output): the loop
+    // here, the same expression with ops in the differentiable form below.
     const std::size_t c = out.value.shape().back();
     const std::size_t rows = c == 0 ? 0 : out.value.size() / c;
     const detail::GradTarget<T> t = grad_target(in(out, 0));
@@ -104,7 +110,7 @@ TensorT<T> log_softmax_last(const TensorT<T>& x) {
         }
       }
     });
-  }));
+  }, [](GraphGrad<T>& c) { c.add(0, c.g - exp(c.output()) * sum(c.g, -1, true)); }}));
 }
 
 // The permutations that move `axis` of an ndim-array to the end, and back.
@@ -187,8 +193,9 @@ TensorT<T> softmax_cross_entropy(const TensorT<T>& scores, std::span<const std::
   for (double p : partial) total += p;
   return make_result<T>(
       op, Array<T>(static_cast<T>(total / static_cast<double>(n))), {&scores},
-      [](Node<T>& out) {
-        // dL/ds = (p - onehot(y)) / N, scaled by the incoming gradient.
+      {[](Node<T>& out) {
+        // dL/ds = (p - onehot(y)) / N, scaled by the incoming gradient: the
+        // loop (p from the saved lse) here, the same with the softmax op below.
         const Node<T>& s = in(out, 0);
         const std::size_t n = s.value.shape()[0], c = s.value.shape()[1];
         const T scale = out.grad() / static_cast<T>(n);
@@ -206,7 +213,14 @@ TensorT<T> softmax_cross_entropy(const TensorT<T>& scores, std::span<const std::
             }
           }
         });
-      },
+      }, [](GraphGrad<T>& c) {
+        const Shape shape = c.input_shape(0);
+        Array<T> onehot = new_array<T>(shape);
+        onehot.fill(T(0));
+        const std::int32_t* y = c.out.saved.index.data();
+        for (std::size_t i = 0; i < shape[0]; ++i) onehot.data()[i * shape[1] + static_cast<std::size_t>(y[i])] = T(1);
+        c.add(0, (softmax(c.input(0)) - TensorT<T>(std::move(onehot))) * (c.g / static_cast<T>(shape[0])));
+      }},
       std::move(saved));
 }
 
@@ -220,7 +234,7 @@ TensorT<T> gather(const TensorT<T>& x, std::span<const std::int32_t> labels) {
   for (std::size_t i = 0; i < n; ++i) r.data()[i] = x.data()[i * c + labels[i]];
   detail::Saved<T> saved;
   saved.index = copy_labels(labels);
-  return detail::reads_no_inputs(make_result<T>("gather", std::move(r), {&x}, [](Node<T>& out) {
+  return detail::reads_no_inputs(make_result<T>("gather", std::move(r), {&x}, {[](Node<T>& out) {
     // Each row's gradient goes to the gathered column; the rest get 0.
     const std::size_t c = in(out, 0).value.shape()[1];
     const T* g = out.grad.data();
@@ -228,7 +242,15 @@ TensorT<T> gather(const TensorT<T>& x, std::span<const std::int32_t> labels) {
     detail::write_share(grad_target(in(out, 0)), in(out, 0).value.size(), [g, y, c](std::size_t f) {
       return static_cast<std::size_t>(y[f / c]) == f % c ? g[f / c] : T(0);
     });
-  }, std::move(saved)));
+  }, [](GraphGrad<T>& c) {
+    // gather is index_select of entries i C + y_i of the flat x; its adjoint
+    // is the scatter-add of g into those entries (detail::index_add).
+    const Shape shape = c.input_shape(0);
+    const std::int32_t* y = c.out.saved.index.data();
+    std::vector<std::int64_t> flat(shape[0]);
+    for (std::size_t i = 0; i < shape[0]; ++i) flat[i] = static_cast<std::int64_t>(i * shape[1] + static_cast<std::size_t>(y[i]));
+    c.add(0, reshape(detail::index_add(c.g, 0, flat, shape[0] * shape[1]), shape));
+  }}, std::move(saved)));
 }
 
 #define SLOPE_INSTANTIATE(T)                                                                     \

@@ -14,6 +14,7 @@ namespace slope {
 
 using detail::AxisSplit;
 using detail::grad_target;
+using detail::GraphGrad;
 using detail::in;
 using detail::make_result;
 using detail::new_array;
@@ -109,16 +110,21 @@ TensorT<T> norm2(const TensorT<T>& x, int axis, bool keepdims) {
         }
       r.data()[o * s.inner + i] = static_cast<T>(m > 0.0 && std::isfinite(m) ? m * std::sqrt(total) : m);
     }
-  return make_result<T>("norm", std::move(r), {&x}, [s](Node<T>& out) {
-    // d ||x|| = x / ||x|| g; 0 where the norm is 0 (the subgradient at the kink).
+  return make_result<T>("norm", std::move(r), {&x}, {[s](Node<T>& out) {
+    // d ||x|| = x / ||x|| g (detail::norm_grad), entry by entry.
     const T* g = out.grad.data();
     const T* nrm = out.value.data();
     const T* v = in(out, 0).value.data();
     write_share(grad_target(in(out, 0)), s.outer * s.n * s.inner, [g, nrm, v, s](std::size_t f) {
       const std::size_t k = (f / (s.n * s.inner)) * s.inner + f % s.inner;
-      return nrm[k] > T(0) ? g[k] * (v[f] / nrm[k]) : T(0);
+      return detail::norm_grad(v[f], nrm[k], g[k]);
     });
-  });
+  }, [s](GraphGrad<T>& c) {  // the same formula on (outer, n, inner) tensors, the norm broadcast
+    const TensorT<T> x3 = reshape(c.input(0), Shape{s.outer, s.n, s.inner});
+    const TensorT<T> share = detail::norm_grad(x3, detail::along_reduced_axis(c.output(), s),
+                                               detail::along_reduced_axis(c.g, s));
+    c.add(0, reshape(share, c.input_shape(0)));
+  }});
 }
 
 }  // namespace
@@ -197,17 +203,21 @@ TensorT<T> logsumexp(const TensorT<T>& x, int axis, bool keepdims) {
                              r.data()[k] = static_cast<T>(lse[k]);
                            }
                        });
-  return make_result<T>("logsumexp", std::move(r), {&x}, [s](Node<T>& out) {
-    // d lse = softmax(x) g = exp(x - lse) g; a slice of -inf only (lse = -inf) passes none.
+  return make_result<T>("logsumexp", std::move(r), {&x}, {[s](Node<T>& out) {
+    // d lse = softmax(x) g (detail::logsumexp_grad), in double against the saved lse.
     const T* g = out.grad.data();
     const double* lse = out.saved.wide.data();
     const T* v = in(out, 0).value.data();
     write_share(grad_target(in(out, 0)), s.outer * s.n * s.inner, [g, lse, v, s](std::size_t f) {
       const std::size_t k = (f / (s.n * s.inner)) * s.inner + f % s.inner;
-      if (lse[k] == -INFINITY) return T(0);
-      return g[k] * static_cast<T>(std::exp(static_cast<double>(v[f]) - lse[k]));
+      return static_cast<T>(detail::logsumexp_grad(static_cast<double>(v[f]), lse[k], static_cast<double>(g[k])));
     });
-  }, std::move(saved));
+  }, [s](GraphGrad<T>& c) {  // the same formula on tensors, against the output (differentiable)
+    const TensorT<T> x3 = reshape(c.input(0), Shape{s.outer, s.n, s.inner});
+    const TensorT<T> share = detail::logsumexp_grad(x3, detail::along_reduced_axis(c.output(), s),
+                                                    detail::along_reduced_axis(c.g, s));
+    c.add(0, reshape(share, c.input_shape(0)));
+  }}, std::move(saved));
 }
 
 template <class T>

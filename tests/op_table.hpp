@@ -1,8 +1,11 @@
 // The op-table machinery shared by the gradcheck tables (tests/test_ops_*.cpp):
 // an OpCase names an op, its input shapes and where its inputs are drawn
 // from; check_case gradchecks it in float64 at the default criterion
-// (|a - n| <= 1e-8 + 1e-6 |n|, h = 1e-6) for three seeds and records the
-// worst errors seen.
+// (|a - n| <= 1e-8 + 1e-6 |n|, h = 1e-6) for three seeds, gradgradchecks it
+// (second derivatives, random grad_outputs) for the first seed at the same
+// criterion, checks that its two first-order paths agree (the fast backward
+// loops against the differentiable forms that create_graph records), and
+// records the worst errors seen.
 //
 // Each case reduces the op's output to a scalar with fixed random weights,
 // loss = sum(op(inputs) * R), so every output entry's gradient is exercised
@@ -13,11 +16,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "slope/autograd.hpp"
 #include "slope/gradcheck.hpp"
 #include "slope/ops.hpp"
 #include "slope/tensor.hpp"
@@ -133,6 +138,13 @@ struct Worst {
   double rel_error = 0.0, criterion = 0.0;
   std::string rel_where, criterion_where;
   std::size_t cases = 0, entries = 0;
+  // gradgradcheck: checks, entries, failures, and the worst share of the criterion
+  std::size_t second_cases = 0, second_entries = 0, second_failures = 0;
+  double second_criterion = 0.0, second_rel_error = 0.0;
+  std::string second_where;
+  // the largest |fast - graph| / |fast| of the first-order gradient (entries above 1e-6)
+  double paths = 0.0;
+  std::string paths_where;
 };
 inline Worst& worst() {
   static Worst w;
@@ -174,7 +186,62 @@ inline void record_errors(const std::function<Tensor64(const Inputs&)>& loss, In
   }
 }
 
-// Gradchecks one case at the default criterion, for three seeds.
+// The share of gradcheck's criterion an entry used, |a - n| / (atol + rtol |n|).
+inline double criterion_share(const slope::GradEntry& e) {
+  const slope::GradcheckOptions defaults;
+  return std::abs(e.analytic - e.numerical) / (defaults.atol + defaults.rtol * std::abs(e.numerical));
+}
+
+// The op's first-order gradient by the fast backward and by the
+// differentiable forms (grad with and without create_graph): the same
+// derivative computed twice, which must agree to rounding.
+inline void check_paths(const std::function<Tensor64(const Inputs&)>& loss, Inputs& inputs, const std::string& name) {
+  for (Tensor64& x : inputs) x.zero_grad();
+  loss(inputs).backward();
+  const std::vector<Tensor64> plain = slope::grad(loss(inputs), inputs, {.allow_unused = true});
+  const std::vector<Tensor64> graph = slope::grad(loss(inputs), inputs, {.create_graph = true, .allow_unused = true});
+  Worst& w = worst();
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    const xt::xarray<double> fast = inputs[k].has_grad()
+                                        ? xt::xarray<double>(inputs[k].grad())
+                                        : xt::xarray<double>(xt::zeros<double>(inputs[k].value().shape()));
+    for (const Tensor64* other : {&plain[k], &graph[k]})
+      for (std::size_t i = 0; i < fast.size(); ++i) {
+        const double a = fast.data()[i], b = other->value().data()[i];
+        const double d = std::abs(a) > 1e-6 ? std::abs(a - b) / std::abs(a) : 0.0;  // relative, where not ~0
+        INFO(name << ": input " << k << " entry " << i << ": fast " << a << ", graph " << b);
+        CHECK(std::abs(a - b) <= 1e-13 + 1e-11 * std::abs(a));
+        if (d > w.paths) {
+          w.paths = d;
+          w.paths_where = name;
+        }
+      }
+    inputs[k].zero_grad();
+  }
+}
+
+// gradgradchecks one case at the default criterion and records its errors.
+inline void check_second_order(const std::function<Tensor64(const Inputs&)>& loss, const Inputs& inputs,
+                               const std::string& name) {
+  const slope::GradcheckReport report = slope::gradgradcheck(loss, inputs);
+  INFO(name << " (second order): " << report.message());
+  CHECK(report.ok);
+  Worst& w = worst();
+  ++w.second_cases;
+  w.second_entries += report.checked;
+  w.second_failures += report.failures.size();
+  for (const slope::GradEntry& e : report.worst) {
+    if (criterion_share(e) > w.second_criterion) {
+      w.second_criterion = criterion_share(e);
+      w.second_where = name;
+    }
+    if (std::max(std::abs(e.analytic), std::abs(e.numerical)) > 1e-6)
+      w.second_rel_error = std::max(w.second_rel_error, e.rel_error);
+  }
+}
+
+// Gradchecks one case at the default criterion, for three seeds; the first
+// seed's inputs are also gradgradchecked and their two paths compared.
 inline void check_case(const OpCase& c) {
   for (std::uint64_t seed : {1u, 2u, 3u}) {
     slope::Rng rng{hash(c.name) + seed};
@@ -191,7 +258,26 @@ inline void check_case(const OpCase& c) {
     ++worst().cases;
     worst().entries += report.checked;
     record_errors(loss, inputs, c.name);
+    if (seed == 1) {
+      check_paths(loss, inputs, c.name);
+      check_second_order(loss, inputs, c.name);
+    }
   }
+}
+
+inline std::string fmt_g(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
+/// The second-order summary line of a table's worst-error case.
+inline std::string second_order_summary(const Worst& w) {
+  return "second order: " + std::to_string(w.second_cases) + " gradgradchecks over " +
+         std::to_string(w.second_entries) + " entries, " + std::to_string(w.second_failures) +
+         " failures; closest to the criterion: " + fmt_g(w.second_criterion) + " (" + w.second_where +
+         "); worst relative error " + fmt_g(w.second_rel_error) + "; fast and graph first-order paths " +
+         "differ by at most " + fmt_g(w.paths) + " relative (" + w.paths_where + ")";
 }
 
 // Shape pairs for the broadcasting binary ops.

@@ -216,4 +216,8 @@ TEST_CASE("over the activation table the worst error stays inside the criterion"
                             << w.criterion_where << ")");
   CHECK(w.cases == 3 * activation_cases().size());
   CHECK(w.criterion <= 1.0);
+  WARN("activation tables, " << second_order_summary(w));
+  CHECK(w.second_cases == activation_cases().size());
+  CHECK(w.second_failures == 0);
+  CHECK(w.second_criterion <= 1.0);
 }

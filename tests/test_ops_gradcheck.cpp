@@ -255,4 +255,8 @@ TEST_CASE("over the whole op table the worst error stays inside the criterion", 
   CHECK(w.cases == 3 * (binary_cases().size() + unary_cases().size() + linalg_cases().size() +
                         reduction_cases().size() + last_axis_cases().size()));
   CHECK(w.criterion <= 1.0);
+  WARN("op table, " << second_order_summary(w));
+  CHECK(w.second_cases == w.cases / 3);
+  CHECK(w.second_failures == 0);
+  CHECK(w.second_criterion <= 1.0);
 }

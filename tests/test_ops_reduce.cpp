@@ -263,4 +263,8 @@ TEST_CASE("over the reduction tables the worst error stays inside the criterion"
                             << w.criterion_where << ")");
   CHECK(w.cases == 3 * (axis_cases().size() + several_axes_cases().size() + all_entries_cases().size()));
   CHECK(w.criterion <= 1.0);
+  WARN("reduce tables, " << second_order_summary(w));
+  CHECK(w.second_cases == (axis_cases().size() + several_axes_cases().size() + all_entries_cases().size()));
+  CHECK(w.second_failures == 0);
+  CHECK(w.second_criterion <= 1.0);
 }

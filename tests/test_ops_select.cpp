@@ -209,4 +209,8 @@ TEST_CASE("over the selection tables the worst error stays inside the criterion"
                             << w.criterion_where << ")");
   CHECK(w.cases == 3 * (unary_select_cases().size() + binary_select_cases().size()));
   CHECK(w.criterion <= 1.0);
+  WARN("select tables, " << second_order_summary(w));
+  CHECK(w.second_cases == (unary_select_cases().size() + binary_select_cases().size()));
+  CHECK(w.second_failures == 0);
+  CHECK(w.second_criterion <= 1.0);
 }

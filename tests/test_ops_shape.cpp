@@ -293,4 +293,8 @@ TEST_CASE("over the shape tables the worst error stays inside the criterion", "[
                         << w.criterion_where << ")");
   CHECK(w.cases == 3 * (shape_cases().size() + matmul_cases().size() + softmax_axis_cases().size()));
   CHECK(w.criterion <= 1.0);
+  WARN("shape tables, " << second_order_summary(w));
+  CHECK(w.second_cases == (shape_cases().size() + matmul_cases().size() + softmax_axis_cases().size()));
+  CHECK(w.second_failures == 0);
+  CHECK(w.second_criterion <= 1.0);
 }

@@ -1,5 +1,6 @@
 // 1000 seeded random composed graphs (2 to 6 random ops, mixed, broadcasting),
-// each gradchecked at the default criterion; none may fail. The ops are drawn
+// each gradchecked at the default criterion, and gradgradchecked (second
+// derivatives through the recorded backward pass); none may fail. The ops are drawn
 // from the whole op set: elementwise, activations, selections, reductions
 // and statistics, matmul (2-D, vectors, batches), shape and indexing ops,
 // softmax along any axis and the losses as intermediates.
@@ -635,6 +636,42 @@ TEST_CASE("1000 seeded random composed graphs pass gradcheck with no failure", "
       "or outside their domain; worst relative error {:.3g} (entries with |gradient| > 1e-6), "
       "closest to the criterion {:.3g} of the allowed error; worst graph: {}",
       graphs, entries, failures, redraws, worst.rel, worst.criterion, worst_graph));
+}
+
+TEST_CASE("1000 seeded random composed graphs pass gradgradcheck with no failure", "[gradcheck][random][second]") {
+  // The same graphs, differentiated twice: a gradcheck of each graph's
+  // gradient function (random grad_outputs), which goes through every op's
+  // differentiable backward and then the fast backward of the ops it recorded.
+  constexpr std::uint64_t graphs = 1000;
+  std::size_t failures = 0, entries = 0, redraws = 0;
+  double worst = 0.0, worst_rel = 0.0;
+  std::string worst_graph;
+  kind_counts().fill(0);
+  for (std::uint64_t seed = 0; seed < graphs; ++seed) {
+    const Graph g(seed, redraws);
+    const slope::GradcheckReport r = slope::gradgradcheck(std::cref(g), g.inputs(), {.seed = seed});
+    entries += r.checked;
+    if (!r.ok) {
+      ++failures;
+      FAIL_CHECK("graph " << seed << " failed the second-order check: " << r.message() << "\n  " << g.text());
+    }
+    const slope::GradcheckOptions defaults;
+    for (const slope::GradEntry& e : r.worst) {
+      const double share = std::abs(e.analytic - e.numerical) / (defaults.atol + defaults.rtol * std::abs(e.numerical));
+      if (share > worst) worst = share, worst_graph = fmt::format("graph {}: {}", seed, g.text());
+      if (std::max(std::abs(e.analytic), std::abs(e.numerical)) > 1e-6) worst_rel = std::max(worst_rel, e.rel_error);
+    }
+  }
+  CHECK(failures == 0);
+  CHECK(entries > 10 * graphs);
+  for (std::size_t k = 0; k < kind_counts().size(); ++k) {  // every op kind, differentiated twice
+    INFO("op kind " << k);
+    CHECK(kind_counts()[k] >= 5);
+  }
+  WARN(fmt::format("random graphs, second order: {} graphs, {} entries checked, {} failures; worst relative "
+                   "error {:.3g} (entries above 1e-6), closest to the criterion {:.3g} of the allowed error; "
+                   "that graph: {}",
+                   graphs, entries, failures, worst_rel, worst, worst_graph));
 }
 
 TEST_CASE("random graphs are a deterministic function of the seed", "[gradcheck][random]") {

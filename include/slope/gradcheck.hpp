@@ -1,5 +1,6 @@
 // Gradient checking: the analytic gradient from backward() against centred
-// finite differences, in float64 (the lecture's core practice).
+// finite differences, in float64 (the lecture's core practice); and the same
+// for second derivatives (gradgradcheck).
 #pragma once
 
 #include <cstdint>
@@ -53,5 +54,18 @@ struct GradcheckReport {
 /// in place and restored; their gradients are left cleared.
 GradcheckReport gradcheck(const std::function<Tensor64(const std::vector<Tensor64>&)>& f,
                           const std::vector<Tensor64>& inputs, const GradcheckOptions& options = {});
+
+/// Checks second derivatives, in float64, as PyTorch's gradgradcheck does:
+/// draws random grad_outputs v (N(0, 1), of f's output shape, seeded by
+/// options.seed), forms the gradient function
+///   G(inputs, v) = grad(f(inputs), inputs, v, create_graph)   (a vector-Jacobian product)
+/// and gradchecks it with respect to the inputs and v: its analytic gradient
+/// comes from a backward through the graph the first backward recorded, its
+/// numerical one from centred differences of G (itself computed analytically).
+/// G is reduced to a scalar with fixed random weights, so every entry of
+/// every gradient counts. f may return any shape. The report has gradcheck's
+/// per-entry format; the entry after the inputs is v, named "grad_output".
+GradcheckReport gradgradcheck(const std::function<Tensor64(const std::vector<Tensor64>&)>& f,
+                              const std::vector<Tensor64>& inputs, const GradcheckOptions& options = {});
 
 }  // namespace slope

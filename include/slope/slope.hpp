@@ -2,8 +2,11 @@
 // these headers; include just that one to keep compile times down.
 #pragma once
 
-// The core: tensors, differentiable ops, autograd, gradient checking.
+// The core: tensors, differentiable ops, autograd (gradients of gradients,
+// Hessians), gradient checking.
+#include "slope/autograd.hpp"
 #include "slope/error.hpp"
+#include "slope/functional.hpp"
 #include "slope/gradcheck.hpp"
 #include "slope/graph.hpp"
 #include "slope/ops.hpp"

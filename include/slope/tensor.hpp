@@ -16,6 +16,7 @@
 #include <initializer_list>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -28,6 +29,7 @@
 #include "slope/memory.hpp"
 #include "slope/rng.hpp"
 #include "slope/shape.hpp"
+#include "slope/tensor_literal.hpp"
 
 namespace slope {
 
@@ -36,33 +38,59 @@ namespace detail {
 template <class T>
 struct Node;
 
-/// An op's backward step: a callable stored inside the node (no allocation).
-/// It may capture at most a few plain values (a scalar, an axis, a count);
-/// arrays it needs go into Node::saved, and everything else is read from the
-/// node it is called with.
+template <class T>
+struct GraphGrad;
+
+/// An op's backward step: callables stored inside the node (no allocation).
+/// The first is the fast path: it reads the node's gradient array and writes
+/// raw shares into its inputs' gradient buffers. The optional second is the
+/// same derivative written with differentiable ops, run when a backward is
+/// asked to create a graph (src/autograd_graph.cpp): it receives the
+/// gradient as a tensor and returns each input's share as a tensor, so the
+/// gradient can be differentiated again. Each callable may capture at most a
+/// few plain values (a scalar, an axis, a count); arrays it needs go into
+/// Node::saved, and everything else is read from the node it is called with.
 template <class T>
 class Backward {
  public:
   Backward() = default;
   template <class F>
     requires(!std::is_same_v<std::decay_t<F>, Backward> && std::is_invocable_v<const F&, Node<T>&>)
-  Backward(F f) {  // NOLINT: converts from any lambda, like std::function
-    static_assert(sizeof(F) <= kBytes && alignof(F) <= alignof(std::max_align_t),
-                  "a backward closure captures at most 32 bytes; keep arrays in Node::saved");
-    static_assert(std::is_trivially_copyable_v<F> && std::is_trivially_destructible_v<F>,
-                  "a backward closure captures plain values only (no arrays, strings or vectors)");
-    ::new (static_cast<void*>(storage_)) F(f);
+  Backward(F fast) {  // NOLINT: converts from any lambda, like std::function
+    store(fast_, fast);
     call_ = [](const unsigned char* self, Node<T>& node) {
       (*std::launder(reinterpret_cast<const F*>(self)))(node);
     };
   }
+  /// A fast step and its differentiable form.
+  template <class F, class G>
+    requires(std::is_invocable_v<const F&, Node<T>&> && std::is_invocable_v<const G&, GraphGrad<T>&>)
+  Backward(F fast, G graph) : Backward(fast) {
+    store(graph_, graph);
+    graph_call_ = [](const unsigned char* self, GraphGrad<T>& context) {
+      (*std::launder(reinterpret_cast<const G*>(self)))(context);
+    };
+  }
   explicit operator bool() const { return call_ != nullptr; }
-  void operator()(Node<T>& node) const { call_(storage_, node); }
+  void operator()(Node<T>& node) const { call_(fast_, node); }
+  /// Whether the step has a differentiable form (graph() may be called).
+  bool differentiable() const { return graph_call_ != nullptr; }
+  void graph(GraphGrad<T>& context) const { graph_call_(graph_, context); }
 
  private:
   static constexpr std::size_t kBytes = 32;
-  alignas(std::max_align_t) unsigned char storage_[kBytes] = {};
+  template <class F>
+  static void store(unsigned char* storage, const F& f) {
+    static_assert(sizeof(F) <= kBytes && alignof(F) <= alignof(std::max_align_t),
+                  "a backward closure captures at most 32 bytes; keep arrays in Node::saved");
+    static_assert(std::is_trivially_copyable_v<F> && std::is_trivially_destructible_v<F>,
+                  "a backward closure captures plain values only (no arrays, strings or vectors)");
+    ::new (static_cast<void*>(storage)) F(f);
+  }
+  alignas(std::max_align_t) unsigned char fast_[kBytes] = {};
+  alignas(std::max_align_t) unsigned char graph_[kBytes] = {};
   void (*call_)(const unsigned char*, Node<T>&) = nullptr;
+  void (*graph_call_)(const unsigned char*, GraphGrad<T>&) = nullptr;
 };
 
 /// An edge's version when the op does not read the input's value in backward.
@@ -97,6 +125,9 @@ template <class T>
 struct Node {
   Array<T> value;
   Array<T> grad = empty_array<T>();  // meaningful only when has_grad
+  // After a backward that created a graph: the gradient as a differentiable
+  // tensor (its value equals grad). Reset whenever grad changes otherwise.
+  std::shared_ptr<Node> grad_graph;
   bool has_grad = false;
   bool requires_grad = false;  // leaves: set by the user; results: any input requires it
   bool released = false;       // backward already ran and freed the graph below
@@ -142,84 +173,16 @@ struct GradTarget {
 template <class T>
 GradTarget<T> grad_target(Node<T>& node);
 
-// ---- literals -------------------------------------------------------------------
-//
-// TensorT's literal constructors take nested initializer lists. With plain
-// std::initializer_list<T> leaves, {{1.0}, {2.0}} would fit both the 1-level
-// form (each {1.0} a braced double) and the 2-level one, equally well. Two
-// kinds of constructor keep the depths apart: for lists of one number type E,
-// a template on initializer_list<...<E>> (E is deduced only from unbraced
-// numbers, so only the true depth matches, with no conversion at all); for
-// mixed types, lists of LiteralEntry, which any number converts to (a
-// user-defined conversion, so the exact template wins whenever it applies).
-
-/// One number of a literal, converted to T.
-template <class T>
-struct LiteralEntry {
-  T value;
-  template <class U>
-    requires std::is_arithmetic_v<U>
-  LiteralEntry(U v) : value(static_cast<T>(v)) {}  // NOLINT: implicit by design
-};
-
-template <class Leaf, std::size_t N>
-struct NestedList {
-  using type = std::initializer_list<typename NestedList<Leaf, N - 1>::type>;
-};
-template <class Leaf>
-struct NestedList<Leaf, 0> {
-  using type = Leaf;
-};
-/// N levels of braces around LiteralEntry<T>s (any numbers).
-template <class T, std::size_t N>
-using literal_list = typename NestedList<LiteralEntry<T>, N>::type;
-
-/// 2 to 4 levels of braces around numbers of one type E. Spelled out (not
-/// through a ::type) so that E is deducible.
-template <class E>
-using exact_list2 = std::initializer_list<std::initializer_list<E>>;
-template <class E>
-using exact_list3 = std::initializer_list<exact_list2<E>>;
-template <class E>
-using exact_list4 = std::initializer_list<exact_list3<E>>;
-
-template <class L>
-struct is_init_list : std::false_type {};
-template <class L>
-struct is_init_list<std::initializer_list<L>> : std::true_type {};
-
-// The shape of a nested list, read from its first entries (an empty list's
-// inner dimensions are 0).
-template <class L>
-void literal_shape(const std::initializer_list<L>& list, Shape& shape) {
-  shape.push_back(list.size());
-  if constexpr (is_init_list<L>::value) literal_shape(list.size() > 0 ? *list.begin() : L{}, shape);
-}
-
-template <class T, class L>
-void literal_copy(const std::initializer_list<L>& list, const Shape& shape, std::size_t depth, T*& out) {
-  if (list.size() != shape[depth])
-    throw ValueError(fmt::format("Tensor: ragged literal: a list at depth {} has {} entries, the first has {}",
-                                 depth, list.size(), shape[depth]));
-  for (const L& e : list) {
-    if constexpr (is_init_list<L>::value) literal_copy(e, shape, depth + 1, out);
-    else if constexpr (std::is_arithmetic_v<L>) *out++ = static_cast<T>(e);
-    else *out++ = e.value;
-  }
-}
-
-/// The array of a nested literal; ValueError if it is ragged.
-template <class T, class L>
-Array<T> literal_array(const std::initializer_list<L>& list) {
-  Shape shape;
-  literal_shape(list, shape);
-  Array<T> a = Array<T>::from_shape(shape);
-  T* out = a.data();
-  literal_copy(list, shape, 0, out);
-  return a;
-}
-
 }  // namespace detail
+
+/// How backward() runs. `create_graph` records the backward pass itself as
+/// differentiable ops, so the gradients it leaves (grad_tensor()) can be
+/// differentiated again; `retain_graph` keeps the graph for another
+/// backward and defaults to create_graph (as in PyTorch).
+struct BackwardOptions {
+  bool create_graph = false;
+  std::optional<bool> retain_graph = std::nullopt;
+};
 
 template <class T>
 class TensorT {
@@ -277,10 +240,19 @@ class TensorT {
   /// backward yet.
   const Array& grad() const;
   Array& grad();
+  /// The gradient as a tensor: after backward({.create_graph = true}) it is
+  /// differentiable (x.grad_tensor() depends on x through the graph); after
+  /// a plain backward, a constant copy. The same errors as grad() when there
+  /// is none. A leaf's differentiable gradient refers to the graph that
+  /// refers to the leaf: zero_grad() (or a plain backward) breaks that cycle,
+  /// as PyTorch asks of .grad after backward(create_graph=True); grad()
+  /// (include/slope/autograd.hpp) returns gradients without it.
+  TensorT grad_tensor() const;
   /// Keeps this intermediate result's gradient through backward (results of
   /// ops otherwise free theirs as soon as it has been passed on).
   TensorT& retain_grad();
-  /// Sets the gradient to zeros (keeping its buffer) if there is one.
+  /// Sets the gradient to zeros (keeping its buffer) if there is one; a
+  /// differentiable gradient becomes a constant again.
   void zero_grad();
 
   bool requires_grad() const { return node_->requires_grad; }
@@ -300,7 +272,16 @@ class TensorT {
   /// is released afterwards unless retain_graph.
   void backward(bool retain_graph = false) const;
   /// Same with an explicit seed of this tensor's shape (needed when non-scalar).
-  void backward(const Array& seed, bool retain_graph = false) const;
+  template <class A>
+    requires(std::is_convertible_v<const A&, Array> && !std::is_same_v<std::decay_t<A>, BackwardOptions>)
+  void backward(const A& seed, bool retain_graph = false) const {
+    backward(Array(seed), BackwardOptions{.retain_graph = retain_graph});
+  }
+  /// With options: backward({.create_graph = true}) records the backward pass
+  /// as ops (every primitive's backward is differentiable), so the leaves'
+  /// grad_tensor() can be differentiated again, to any order.
+  void backward(const BackwardOptions& options) const;
+  void backward(const Array& seed, const BackwardOptions& options) const;
 
   const std::shared_ptr<Node>& node() const { return node_; }
   bool is_same(const TensorT& other) const { return node_ == other.node_; }

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "slope/autograd.hpp"
 #include "slope/optim/sgd.hpp"
 
 namespace slope::optim {
@@ -112,13 +113,10 @@ std::vector<double> solve_dense(std::vector<double> a, std::vector<double> b) {
 namespace {
 
 template <class T>
-std::vector<double> gather_grad(const std::vector<TensorT<T>>& params) {
-  std::vector<double> g;
-  for (const auto& p : params) {
-    if (!p.has_grad()) { g.insert(g.end(), p.size(), 0.0); continue; }
-    g.insert(g.end(), p.grad().begin(), p.grad().end());
-  }
-  return g;
+std::vector<double> flat(const std::vector<TensorT<T>>& tensors) {
+  std::vector<double> v;
+  for (const auto& t : tensors) v.insert(v.end(), t.value().begin(), t.value().end());
+  return v;
 }
 
 // Entry k of the flat parameter vector.
@@ -131,40 +129,84 @@ T& entry(const std::vector<TensorT<T>>& params, std::size_t k) {
   throw ValueError("newton: parameter index out of range");
 }
 
+// The symmetrised n x n Hessian at the parameters, given the gradient there
+// (with its graph when exact); counts its backward passes into `passes`.
+template <class T>
+std::vector<double> hessian_at(const std::vector<TensorT<T>>& params, const LossClosure<T>& loss,
+                               const std::vector<TensorT<T>>& grads, const NewtonOptions& o, int& passes) {
+  std::size_t n = 0;
+  for (const auto& p : params) n += p.size();
+  std::vector<double> hess(n * n, 0.0);
+  // The gradient's parts that depend on w (a part that does not has zero rows).
+  std::vector<TensorT<T>> varying;
+  std::vector<std::size_t> offsets;
+  for (std::size_t k = 0, offset = 0; k < grads.size(); offset += grads[k].size(), ++k)
+    if (grads[k].requires_grad()) varying.push_back(grads[k]), offsets.push_back(offset);
+  for (std::size_t j = 0; j < n; ++j) {
+    if (o.hessian == NewtonHessian::exact) {
+      if (varying.empty()) continue;
+      // H[j, :] = d(g . e_j)/dw: a backward through the gradient's graph (kept).
+      std::vector<TensorT<T>> e;
+      for (std::size_t k = 0; k < varying.size(); ++k) {
+        e.push_back(zeros_like(varying[k]));
+        if (j >= offsets[k] && j < offsets[k] + varying[k].size()) e.back().mutable_value().data()[j - offsets[k]] = T(1);
+      }
+      const std::vector<double> h = flat(grad(varying, params, e, {.retain_graph = true, .allow_unused = true}));
+      std::copy(h.begin(), h.end(), hess.begin() + static_cast<std::ptrdiff_t>(j * n));
+      ++passes;
+      continue;
+    }
+    // H[:, j] = (g(w + h e_j) - g(w - h e_j)) / 2h
+    T& wj = entry(params, j);
+    const T w0 = wj;
+    const auto gradient_at = [&](T w) {
+      wj = w;
+      return flat(grad(loss(), params, {.allow_unused = true}));
+    };
+    const std::vector<double> gp = gradient_at(static_cast<T>(w0 + o.h));
+    const std::vector<double> gm = gradient_at(static_cast<T>(w0 - o.h));
+    wj = w0;
+    passes += 2;
+    for (std::size_t i = 0; i < n; ++i) hess[i * n + j] = (gp[i] - gm[i]) / (2.0 * o.h);
+  }
+  for (std::size_t i = 0; i < n; ++i)  // symmetrise: H = (H + H^T) / 2
+    for (std::size_t j = i + 1; j < n; ++j)
+      hess[i * n + j] = hess[j * n + i] = 0.5 * (hess[i * n + j] + hess[j * n + i]);
+  return hess;
+}
+
 }  // namespace
 
 template <class T>
-NewtonResult newton(const std::vector<TensorT<T>>& params, const Closure& closure, const NewtonOptions& o) {
+std::vector<double> dense_hessian(const std::vector<TensorT<T>>& params, const LossClosure<T>& loss,
+                                  const NewtonOptions& o) {
+  check_option(o.h > 0.0, "dense_hessian", "h", "> 0", o.h);
+  int passes = 0;
+  const bool exact = o.hessian == NewtonHessian::exact;
+  return hessian_at(params, loss, grad(loss(), params, {.create_graph = exact, .allow_unused = true}), o, passes);
+}
+
+template <class T>
+NewtonResult newton(const std::vector<TensorT<T>>& params, const LossClosure<T>& loss, const NewtonOptions& o) {
   check_option(o.max_iter >= 0, "newton", "max_iter", ">= 0", o.max_iter);
   check_option(o.h > 0.0, "newton", "h", "> 0", o.h);
   std::size_t n = 0;
   for (const auto& p : params) n += p.size();
   NewtonResult r;
   for (;;) {
-    r.losses.push_back(closure());
-    std::vector<double> g = gather_grad(params);
+    const TensorT<T> f = loss();
+    r.losses.push_back(static_cast<double>(f.item()));
+    // The gradient, with its graph when the Hessian is its Jacobian.
+    const std::vector<TensorT<T>> grads =
+        grad(f, params, {.create_graph = o.hessian == NewtonHessian::exact, .allow_unused = true});
+    ++r.backward_passes;
+    std::vector<double> g = flat(grads);
     double norm = 0.0;
     for (double gi : g) norm += gi * gi;
     r.gradient_norms.push_back(std::sqrt(norm));
     if (std::sqrt(norm) <= o.tolerance_grad) { r.stop = NewtonStop::gradient_tolerance; break; }
     if (r.iterations == o.max_iter) { r.stop = NewtonStop::max_iterations; break; }
-    // H[:, j] = (g(w + h e_j) - g(w - h e_j)) / 2h
-    std::vector<double> hess(n * n);
-    for (std::size_t j = 0; j < n; ++j) {
-      T& wj = entry(params, j);
-      const T w0 = wj;
-      wj = static_cast<T>(w0 + o.h);
-      closure();
-      const std::vector<double> gp = gather_grad(params);
-      wj = static_cast<T>(w0 - o.h);
-      closure();
-      const std::vector<double> gm = gather_grad(params);
-      wj = w0;
-      for (std::size_t i = 0; i < n; ++i) hess[i * n + j] = (gp[i] - gm[i]) / (2.0 * o.h);
-    }
-    for (std::size_t i = 0; i < n; ++i)  // symmetrise: H = (H + H^T) / 2
-      for (std::size_t j = i + 1; j < n; ++j)
-        hess[i * n + j] = hess[j * n + i] = 0.5 * (hess[i * n + j] + hess[j * n + i]);
+    std::vector<double> hess = hessian_at(params, loss, grads, o, r.backward_passes);
     for (double& gi : g) gi = -gi;
     const std::vector<double> s = solve_dense(std::move(hess), g);  // H s = -g
     for (std::size_t k = 0; k < n; ++k) entry(params, k) += static_cast<T>(s[k]);  // w <- w + s
@@ -179,7 +221,9 @@ NewtonResult newton(const std::vector<TensorT<T>>& params, const Closure& closur
                                           const GradientDescentOptions&);                          \
   template RandomSearchResult random_search(const std::vector<TensorT<T>>&, const Closure&, Rng&,  \
                                             const RandomSearchOptions&);                           \
-  template NewtonResult newton(const std::vector<TensorT<T>>&, const Closure&, const NewtonOptions&);
+  template NewtonResult newton(const std::vector<TensorT<T>>&, const LossClosure<T>&, const NewtonOptions&);   \
+  template std::vector<double> dense_hessian(const std::vector<TensorT<T>>&, const LossClosure<T>&,            \
+                                             const NewtonOptions&);
 SLOPE_SOLVERS(float)
 SLOPE_SOLVERS(double)
 #undef SLOPE_SOLVERS

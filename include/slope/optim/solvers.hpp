@@ -2,14 +2,16 @@
 // full-batch gradient descent with stopping criteria (strategy #2), and
 // Newton's method with the exact Hessian for small problems (section 7).
 //
-// Each takes a closure over the current parameter values. For gradient
-// descent and Newton it must zero the gradients, evaluate, run backward and
-// return the loss (as for L-BFGS); for random search it only evaluates.
+// Gradient descent takes a closure over the current parameter values that
+// zeroes the gradients, evaluates, runs backward and returns the loss (as for
+// L-BFGS); random search's only evaluates. Newton's takes the loss as a
+// tensor, which it differentiates twice.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "slope/optim/optimizer.hpp"
@@ -69,10 +71,22 @@ RandomSearchResult random_search(const std::vector<TensorT<T>>& params, const Cl
 
 // ---- Newton's method -------------------------------------------------------------------
 
+/// The loss as a tensor with its graph (no backward): what the second-order
+/// methods differentiate, twice.
+template <class T>
+using LossClosure = std::function<TensorT<std::type_identity_t<T>>()>;
+
+/// Where Newton's Hessian comes from.
+enum class NewtonHessian {
+  exact,              // autograd: row j = d(g . e_j)/dw through the gradient's own graph
+  finite_difference,  // column j = (g(w + h e_j) - g(w - h e_j)) / 2h, symmetrised
+};
+
 struct NewtonOptions {
   int max_iter = 20;
   double tolerance_grad = 1e-10;  // stop when ||g||_2 <= this
-  double h = 1e-5;                // finite-difference step for the Hessian columns
+  NewtonHessian hessian = NewtonHessian::exact;
+  double h = 1e-5;                // the finite-difference step (finite_difference only)
 };
 
 enum class NewtonStop { gradient_tolerance, max_iterations };
@@ -82,20 +96,31 @@ struct NewtonResult {
   std::vector<double> losses;          // at each iterate, from the start
   std::vector<double> gradient_norms;  // ||g||_2 at each iterate: quadratic convergence shows here
   int iterations = 0;
+  // Backward passes: a gradient, or (exact) a Hessian row, a backward through
+  // the gradient's graph; per iteration 1 + n exact, 1 + 2n by differences.
+  int backward_passes = 0;
   NewtonStop stop = NewtonStop::max_iterations;
 };
 
 /// Newton's method, no learning rate: fit the quadratic model
 ///   f(w + s) ~ f(w) + g.s + s.H s / 2
-/// and jump to its minimum, s = -H^{-1} g. The Hessian is exact up to the
-/// finite differences of the analytic gradient, column by column:
-///   H[:, j] = (g(w + h e_j) - g(w - h e_j)) / 2h, then symmetrised.
-/// Costs 2n closure calls and an O(n^3) solve per iteration: small problems
-/// only. NumericError if H is singular. On a non-convex problem the jump goes
-/// to the nearest stationary point of the model, which may be a saddle.
+/// and jump to its minimum, s = -H^{-1} g. `loss` returns the loss tensor
+/// (no backward: Newton differentiates it itself). The exact Hessian is the
+/// Jacobian of the gradient, one row per backward through the gradient's
+/// graph (create_graph); the finite-difference one is the lecture's
+/// approximation. Either way n rows and an O(n^3) solve per iteration: small
+/// problems only. NumericError if H is singular. On a non-convex problem the
+/// jump goes to the nearest stationary point of the model, which may be a saddle.
 template <class T>
-NewtonResult newton(const std::vector<TensorT<T>>& params, const Closure& closure,
+NewtonResult newton(const std::vector<TensorT<T>>& params, const LossClosure<T>& loss,
                     const NewtonOptions& options = {});
+
+/// The n x n Hessian of loss() at the parameters (flattened in order, row-major,
+/// symmetrised), as newton() builds it: exact (n backward passes through the
+/// gradient's graph) or by centred differences with options.h (2n gradients).
+template <class T>
+std::vector<double> dense_hessian(const std::vector<TensorT<T>>& params, const LossClosure<T>& loss,
+                                  const NewtonOptions& options = {});
 
 /// Solves A x = b for a dense n x n row-major A by Gaussian elimination with
 /// partial pivoting; NumericError if A is singular. (A helper for newton().)
