@@ -71,15 +71,17 @@ struct Problem {
   }
 };
 
-// L(W, b) = mean_i -log softmax(x_i W + b)[y_i] + 1e-3 * sum W^2 on the spiral:
-// 9 parameters, strictly convex (the L2 term), well conditioned.
+// L(W, b) = mean_i -log softmax(x_i W + b)[y_i] + 1e-3 * (sum W^2 + sum b^2) on the spiral:
+// 9 parameters, strictly convex (the L2 term on W and b: with W alone, one
+// constant added to every bias would change nothing, a flat direction), well
+// conditioned.
 Problem spiral_softmax() {
   Rng rng(0);
   const data::Dataset d = data::spiral(3, 100, rng);
   Tensor64 x(xt::xarray<double>::from_shape({d.size(), d.dim()}));
   std::copy(d.features.begin(), d.features.end(), x.mutable_value().begin());
   Tensor64 W = zeros<double>({2, 3}, true), b = zeros<double>({3}, true);
-  auto loss = [=, y = d.labels] { return softmax_cross_entropy(matmul(x, W) + b, y) + 1e-3 * l2(W); };
+  auto loss = [=, y = d.labels] { return softmax_cross_entropy(matmul(x, W) + b, y) + 1e-3 * (l2(W) + l2(b)); };
   return {"softmax regression on the spiral (300 points, 9 parameters, lambda 1e-3)", {W, b}, loss,
           {0.25, 0.5, 1, 2, 4, 8, 16}, 2000, true};
 }

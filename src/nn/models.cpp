@@ -10,7 +10,11 @@ namespace slope::nn {
 
 template <class T>
 MLP<T>::MLP(const std::vector<std::size_t>& sizes, Rng& rng, Init init)
-    : MLP(sizes, rng, MLPOptions{.init = init}) {}
+    : MLP(sizes, rng, [&] {
+        MLPOptions o;
+        o.init = init;
+        return o;
+      }()) {}
 
 template <class T>
 MLP<T>::MLP(const std::vector<std::size_t>& sizes, Rng& rng, MLPOptions o) : options_(std::move(o)) {
