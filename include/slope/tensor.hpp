@@ -142,7 +142,7 @@ struct Node {
   Backward<T> backward;
   Saved<T> saved;
 
-  explicit Node(Array<T> v) : value(std::move(v)) {}
+  explicit Node(Array<T>&& v) : value(std::move(v)) {}  // moved once: an array move is not free
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
   ~Node();  // releases long input chains iteratively (no deep recursion)
@@ -150,7 +150,7 @@ struct Node {
 
 /// A new node from slope's pool (the node and its control block in one block).
 template <class T>
-std::shared_ptr<Node<T>> new_node(Array<T> value) {
+std::shared_ptr<Node<T>> new_node(Array<T>&& value) {
   return std::allocate_shared<Node<T>>(PoolAllocator<Node<T>>(), std::move(value));
 }
 
