@@ -25,6 +25,7 @@
 #include "slope/nn.hpp"
 #include "slope/optim.hpp"
 #include "slope/plot.hpp"
+#include "example_args.hpp"
 
 using namespace slope;
 
@@ -118,24 +119,12 @@ Outcome train(const Split& tr, const Split& te, double lambda, int epochs, std::
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
-  std::filesystem::path out = ".", dir = data::kFashionMnistDir;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--quick") {
-      quick = true;
-    } else if ((arg == "--out" || arg == "--data-dir") && i + 1 < argc) {
-      (arg == "--out" ? out : dir) = argv[++i];
-    } else {
-      fmt::print(stderr, "{}: {} '{}'\nusage: {} [--out DIR] [--quick] [--data-dir DIR]\n", argv[0],
-                 arg == "--out" || arg == "--data-dir" ? "missing value after" : "unknown option", arg, argv[0]);
-      return 2;
-    }
-  }
-  if (!std::filesystem::exists(dir)) {
-    fmt::print("skipped: no Fashion-MNIST in {} (package dataset-fashion-mnist)\n", dir.string());
-    return 0;
-  }
+  const auto args = examples::figure_args(argc, argv);
+  if (!args) return 2;
+  const bool quick = args->quick;
+  const std::filesystem::path out = args->out;
+  const std::filesystem::path dir = args->data_dir;
+  if (!examples::have_fashion_mnist(dir, argv[0])) return 1;
   std::filesystem::create_directories(out);
   const data::Dataset train_set = data::fashion_mnist("train", dir), test_set = data::fashion_mnist("test", dir);
   Rng rng(2);

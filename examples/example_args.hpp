@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "slope/data.hpp"
 #include "slope/error.hpp"
 
 namespace examples {
@@ -76,5 +77,42 @@ class KeyValueArgs {
 
   std::map<std::string, std::string> given_;
 };
+
+/// The command line of the programs that draw a tutorial's figures:
+/// [--out DIR] [--quick] [--data-dir DIR] (--data-dir only where `data_dir`).
+struct FigureArgs {
+  std::filesystem::path out = ".";
+  std::filesystem::path data_dir = slope::data::kFashionMnistDir;
+  bool quick = false;
+};
+
+/// The parsed line, or nullopt after a message on stderr that names the
+/// option and gives the usage (the caller exits with status 2).
+inline std::optional<FigureArgs> figure_args(int argc, char** argv, bool data_dir = true) {
+  FigureArgs a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool path = arg == "--out" || (data_dir && arg == "--data-dir");
+    if (arg == "--quick") {
+      a.quick = true;
+    } else if (path && i + 1 < argc) {
+      (arg == "--out" ? a.out : a.data_dir) = argv[++i];
+    } else {
+      fmt::print(stderr, "{}: {} '{}'\nusage: {} [--out DIR] [--quick]{}\n", argv[0],
+                 path ? "missing value after" : "unknown option", arg, argv[0], data_dir ? " [--data-dir DIR]" : "");
+      return std::nullopt;
+    }
+  }
+  return a;
+}
+
+/// Whether the Fashion-MNIST directory `dir` exists; if not, says so on stderr
+/// (the program then exits with status 1: its results need them).
+inline bool have_fashion_mnist(const std::filesystem::path& dir, const char* program) {
+  if (std::filesystem::is_directory(dir)) return true;  // the loader names a missing or bad file
+  fmt::print(stderr, "{}: needs Fashion-MNIST in {} (Debian package dataset-fashion-mnist, or --data-dir)\n",
+             program, dir.string());
+  return false;
+}
 
 }  // namespace examples

@@ -31,6 +31,7 @@
 #include "slope/nn.hpp"
 #include "slope/optim.hpp"
 #include "slope/plot.hpp"
+#include "example_args.hpp"
 
 using namespace slope;
 namespace fs = std::filesystem;
@@ -334,19 +335,10 @@ void polynomial_fit(const fs::path& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  fs::path out = ".";
-  bool quick = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--quick") {
-      quick = true;
-    } else if (arg == "--out" && i + 1 < argc) {
-      out = argv[++i];
-    } else {
-      fmt::print(stderr, "usage: {} [--out DIR] [--quick]\n", argv[0]);
-      return 2;
-    }
-  }
+  const auto args = examples::figure_args(argc, argv, false);
+  if (!args) return 2;
+  const bool quick = args->quick;
+  const fs::path out = args->out;
   try {
     fs::create_directories(out);
     const Settings s = settings(quick);

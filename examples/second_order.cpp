@@ -32,6 +32,7 @@
 #include "slope/nn.hpp"
 #include "slope/optim.hpp"
 #include "slope/plot.hpp"
+#include "example_args.hpp"
 
 using namespace slope;
 using Clock = std::chrono::steady_clock;
@@ -454,27 +455,18 @@ void lbfgs_on_fashion(bool quick, const std::filesystem::path& dir, const std::f
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
-  std::filesystem::path out = ".", dir = data::kFashionMnistDir;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--quick") {
-      quick = true;
-    } else if ((arg == "--out" || arg == "--data-dir") && i + 1 < argc) {
-      (arg == "--out" ? out : dir) = argv[++i];
-    } else {
-      fmt::print(stderr, "{}: {} '{}'\nusage: {} [--out DIR] [--quick] [--data-dir DIR]\n", argv[0],
-                 arg == "--out" || arg == "--data-dir" ? "missing value after" : "unknown option", arg, argv[0]);
-      return 2;
-    }
-  }
+  const auto args = examples::figure_args(argc, argv);
+  if (!args) return 2;
+  const bool quick = args->quick;
+  const std::filesystem::path out = args->out;
+  const std::filesystem::path dir = args->data_dir;
   std::filesystem::create_directories(out);
   fmt::print("(a) Newton's method against L-BFGS and gradient descent, float64\n");
   const std::vector<plot::Figure> figs = {newton_vs_first_order(spiral_softmax(), quick),
                                           newton_vs_first_order(rosenbrock(), quick)};
   plot::save_grid(out / "second-convergence.svg", figs, 2);
   cost_argument();
-  if (std::filesystem::exists(dir)) lbfgs_on_fashion(quick, dir, out);
-  else fmt::print("\n(c), (d) skipped: no Fashion-MNIST in {} (package dataset-fashion-mnist)\n", dir.string());
+  if (!examples::have_fashion_mnist(dir, argv[0])) return 1;  // (c) and (d) train on it
+  lbfgs_on_fashion(quick, dir, out);
   return 0;
 }
