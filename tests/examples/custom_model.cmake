@@ -16,12 +16,7 @@ endif()
 
 # ---- script mode ---------------------------------------------------------------
 
-macro(check)
-  if(NOT (${ARGN}))
-    string(REPLACE ";" " " _what "${ARGN}")
-    message(SEND_ERROR "failed: ${_what}")
-  endif()
-endmacro()
+include(${CMAKE_CURRENT_LIST_DIR}/../example_script.cmake)  # check(), capture()
 
 # expect(<text> <regex>): the text matches the regular expression.
 function(expect text regex)

@@ -13,12 +13,7 @@ if(NOT CMAKE_SCRIPT_MODE_FILE)
   return()
 endif()
 
-macro(check)
-  if(NOT (${ARGN}))
-    string(REPLACE ";" " " _what "${ARGN}")
-    message(SEND_ERROR "failed: ${_what}")
-  endif()
-endmacro()
+include(${CMAKE_CURRENT_LIST_DIR}/../example_script.cmake)  # check(), capture()
 
 execute_process(COMMAND ${EXE} --bogus OUTPUT_VARIABLE text ERROR_VARIABLE err RESULT_VARIABLE rc)
 check(rc EQUAL 2 AND err MATCHES "unknown option '--bogus'")

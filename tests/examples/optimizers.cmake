@@ -58,12 +58,7 @@ function(cell table optimizer index var)
   set(${var} ${value} PARENT_SCOPE)
 endfunction()
 
-macro(check)
-  if(NOT (${ARGN}))
-    string(REPLACE ";" " " _what "${ARGN}")
-    message(SEND_ERROR "failed: ${_what}")
-  endif()
-endmacro()
+include(${CMAKE_CURRENT_LIST_DIR}/../example_script.cmake)  # check(), capture()
 
 # Valley: SGD flips y at every step and is still 0.23 away; the others within 0.05.
 section(valley valley)

@@ -15,22 +15,7 @@ endif()
 
 # ---- script mode ---------------------------------------------------------------
 
-macro(check)
-  if(NOT (${ARGN}))
-    string(REPLACE ";" " " _what "${ARGN}")
-    message(SEND_ERROR "failed: ${_what}")
-  endif()
-endmacro()
-
-# The first capture of `regex` in the output, or a failure naming what is missing.
-function(capture regex var)
-  if(NOT text MATCHES "${regex}")
-    message(SEND_ERROR "failed: no match for '${regex}' in the output")
-    set(${var} "missing" PARENT_SCOPE)
-    return()
-  endif()
-  set(${var} "${CMAKE_MATCH_1}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/../example_script.cmake)  # check(), capture()
 
 # A bad command line: exit status 2 and a message naming the option.
 execute_process(COMMAND ${EXE} --bogus OUTPUT_VARIABLE text ERROR_VARIABLE err RESULT_VARIABLE rc)

@@ -14,12 +14,7 @@ endif()
 
 # ---- script mode ---------------------------------------------------------------
 
-macro(check)
-  if(NOT (${ARGN}))
-    string(REPLACE ";" " " _what "${ARGN}")
-    message(SEND_ERROR "failed: ${_what}")
-  endif()
-endmacro()
+include(${CMAKE_CURRENT_LIST_DIR}/../example_script.cmake)  # check(), capture()
 
 # A bad command line: exit status 2 and a message naming the option.
 execute_process(COMMAND ${EXE} --bogus OUTPUT_VARIABLE text ERROR_VARIABLE err RESULT_VARIABLE rc)
