@@ -31,19 +31,7 @@ using namespace slope;
 
 namespace {
 
-struct Split {
-  Tensor x;
-  std::vector<std::int32_t> y;
-};
-
-Split load(const data::Dataset& d, const std::vector<std::size_t>& rows, const data::Preprocess& prep) {
-  xt::xarray<float> xs = xt::xarray<float>::from_shape({rows.size(), d.dim()});
-  Split s;
-  s.y.resize(rows.size());
-  data::gather(d, rows, prep, std::span(xs.data(), xs.size()), std::span(s.y));
-  s.x = Tensor(std::move(xs));
-  return s;
-}
+using Split = data::Batch<float>;  // x (n, 784) preprocessed, and the n labels
 
 // The loss and the per-example input gradients d l_i / d x_i of a batch: x is
 // made a leaf that requires a gradient; since L = mean_i l_i, d l_i / d x_i is
@@ -132,7 +120,7 @@ int main(int argc, char** argv) {
   const std::vector<std::size_t> rows = data::train_val_split(train_set.size(), n_train, rng).val;
   const std::vector<std::size_t> test_rows = data::train_val_split(test_set.size(), n_test, rng).val;
   const data::Preprocess prep = data::fit_preprocess(train_set, rows);
-  const Split tr = load(train_set, rows, prep), te = load(test_set, test_rows, prep);
+  const Split tr = data::batch<float>(train_set, rows, prep), te = data::batch<float>(test_set, test_rows, prep);
   const int epochs = quick ? 6 : 10;
   const std::size_t hidden = 64;
   fmt::print("double backpropagation: L + lambda mean_i ||d l_i/d x_i||^2, two-layer net 784-{}-10, Adam lr 1e-3, "

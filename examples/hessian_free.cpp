@@ -226,11 +226,10 @@ Problem fashion_subset(const std::filesystem::path& dir, std::size_t n) {
   Rng rng(1);
   const std::vector<std::size_t> subset = data::train_val_split(train.size(), n, rng).val;
   const data::Preprocess prep = data::fit_preprocess(train, subset);
+  data::Batch<float> b = data::batch<float>(train, subset, prep);
   Problem pb;
-  xt::xarray<float> xs = xt::xarray<float>::from_shape({n, train.dim()});
-  pb.y.resize(n);
-  data::gather(train, subset, prep, std::span(xs.data(), xs.size()), std::span(pb.y));
-  pb.x = Tensor(std::move(xs));
+  pb.x = b.x;
+  pb.y = std::move(b.y);
   return pb;
 }
 

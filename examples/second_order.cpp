@@ -400,11 +400,10 @@ void lbfgs_on_fashion(bool quick, const std::filesystem::path& dir, const std::f
   Rng rng(1);
   const std::vector<std::size_t> subset = data::train_val_split(train.size(), n, rng).val;
   const data::Preprocess prep = data::fit_preprocess(train, subset);
+  data::Batch<float> b = data::batch<float>(train, subset, prep);
   FashionProblem pb;
-  xt::xarray<float> xs = xt::xarray<float>::from_shape({n, train.dim()});
-  pb.y.resize(n);
-  data::gather(train, subset, prep, std::span(xs.data(), xs.size()), std::span(pb.y));
-  pb.x = Tensor(std::move(xs));
+  pb.x = b.x;
+  pb.y = std::move(b.y);
 
   fmt::print("\n(c) linear softmax classifier, {} Fashion-MNIST training images, lambda 1e-3, "
              "full batch, {} gradient evaluations\n", n, budget);
