@@ -27,3 +27,20 @@ out_lacks() { ! grep -qF -- "$1" "$T/out" || fail "stdout unexpectedly has '$1'"
 err_lacks() { ! grep -qF -- "$1" "$T/err" || fail "stderr unexpectedly has '$1'"; }
 # err_matches ERE: stderr matches the extended regular expression (case-insensitive).
 err_matches() { grep -qiE -- "$1" "$T/err" || fail "stderr does not match /$1/"; }
+
+# expect_usage_error WORD ARGS...: exit status 2 and stderr naming WORD, with
+# the hint towards the command's help.
+expect_usage_error() {
+  local word=$1; shift
+  run "$@"
+  expect_rc 2
+  err_has "$word"
+  err_has "--help"
+}
+
+# Python 3 with NumPy reads what slope prints and writes. It is required, not
+# optional: a missing one fails the case (CI installs python3-numpy).
+PY=/usr/bin/python3
+require_numpy() {
+  "$PY" -c 'import json, numpy' 2>/dev/null || fail "$PY with numpy is required (apt-get install python3-numpy)"
+}

@@ -13,22 +13,10 @@ ARG=${3:-}
 T=$(mktemp -d "${TMPDIR:-/tmp}/slope-cli-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
-# run, fail, expect_rc, out_has, err_has, out_lacks, err_matches
+# run, fail, expect_rc, out_has, err_has, out_lacks, err_matches, expect_usage_error, require_numpy
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# Python 3 with NumPy reads what slope prints and writes. It is required, not
-# optional: a missing one fails the case (CI installs python3-numpy).
-PY=/usr/bin/python3
-"$PY" -c 'import json, numpy' 2>/dev/null || fail "$PY with numpy is required (apt-get install python3-numpy)"
-
-# expect_usage_error WORD ARGS...: exit status 2 and stderr naming WORD.
-expect_usage_error() {
-  local word=$1; shift
-  run "$@"
-  expect_rc 2
-  err_has "$word"
-  err_has "--help"  # the hint towards the command's help
-}
+require_numpy
 
 # json_last PYTHON_CONDITION: the last stdout line parses as one JSON object
 # `d` for which the condition holds.

@@ -13,20 +13,11 @@ CASE=${2:?usage: run_input_checks.sh SLOPE CASE}
 T=$(mktemp -d "${TMPDIR:-/tmp}/slope-input-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
-# run, fail, expect_rc, out_has, err_has, out_lacks, err_lacks, err_matches
+# run, fail, expect_rc, out_has, err_has, out_lacks, err_lacks, err_matches, expect_usage_error,
+# require_numpy
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PY=/usr/bin/python3
-"$PY" -c 'import numpy' 2>/dev/null || fail "$PY with numpy is required (apt-get install python3-numpy)"
-
-# expect_usage_error WORD ARGS...: exit status 2 and stderr naming WORD.
-expect_usage_error() {
-  local word=$1; shift
-  run "$@"
-  expect_rc 2
-  err_has "$word"
-  err_has "--help"  # the hint towards the command's help
-}
+require_numpy
 
 SPIRAL=(--data spiral)
 
