@@ -20,3 +20,21 @@ function(capture regex var)
   endif()
   set(${var} "${CMAKE_MATCH_1}" PARENT_SCOPE)
 endfunction()
+
+# run_example(ARGS...): the checks every example gets, then its run. A bad
+# option (--bogus) must exit 2 naming it; then ${OUT} is emptied and ${EXE}
+# runs with ARGS, its output printed and left in `text` (stderr in `err`); a
+# non-zero exit ends the check.
+function(run_example)
+  execute_process(COMMAND ${EXE} --bogus OUTPUT_VARIABLE text ERROR_VARIABLE err RESULT_VARIABLE rc)
+  check(rc EQUAL 2 AND err MATCHES "unknown option '--bogus'")
+  file(REMOVE_RECURSE ${OUT})
+  execute_process(COMMAND ${EXE} ${ARGN} OUTPUT_VARIABLE text ERROR_VARIABLE err RESULT_VARIABLE rc)
+  message(STATUS "${text}")
+  if(NOT rc EQUAL 0)
+    get_filename_component(name ${EXE} NAME)
+    message(FATAL_ERROR "${name} exited with ${rc}: ${err}")
+  endif()
+  set(text "${text}" PARENT_SCOPE)
+  set(err "${err}" PARENT_SCOPE)
+endfunction()

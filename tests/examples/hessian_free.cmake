@@ -13,17 +13,10 @@ if(NOT CMAKE_SCRIPT_MODE_FILE)
   return()
 endif()
 
-include(${CMAKE_CURRENT_LIST_DIR}/../example_script.cmake)  # check(), capture()
+include(${CMAKE_CURRENT_LIST_DIR}/../example_script.cmake)  # check(), capture(), run_example()
 
-execute_process(COMMAND ${EXE} --bogus OUTPUT_VARIABLE text ERROR_VARIABLE err RESULT_VARIABLE rc)
-check(rc EQUAL 2 AND err MATCHES "unknown option '--bogus'")
-
-file(REMOVE_RECURSE ${OUT})
-execute_process(COMMAND ${EXE} --quick --out ${OUT} OUTPUT_VARIABLE text ERROR_VARIABLE err RESULT_VARIABLE rc)
-message(STATUS "${text}")
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "example_hessian_free exited with ${rc}: ${err}")
-endif()
+# A bad option exits 2 naming it; then the run.
+run_example(--quick --out ${OUT})
 
 # (a) H v costs less than 5 gradients; the full Hessian is N = 7850 of them.
 if(text MATCHES "Hessian-vector product H v +[0-9.]+ ms += ([0-9.]+) gradients")

@@ -15,18 +15,10 @@ endif()
 
 # ---- script mode ---------------------------------------------------------------
 
-include(${CMAKE_CURRENT_LIST_DIR}/../example_script.cmake)  # check(), capture()
+include(${CMAKE_CURRENT_LIST_DIR}/../example_script.cmake)  # check(), capture(), run_example()
 
-# A bad command line: exit status 2 and a message naming the option.
-execute_process(COMMAND ${EXE} --bogus OUTPUT_VARIABLE text ERROR_VARIABLE err RESULT_VARIABLE rc)
-check(rc EQUAL 2 AND err MATCHES "unknown option '--bogus'")
-
-file(REMOVE_RECURSE ${OUT})
-execute_process(COMMAND ${EXE} --quick --out ${OUT} OUTPUT_VARIABLE text ERROR_VARIABLE err RESULT_VARIABLE rc)
-message(STATUS "${text}")
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "example_second_order exited with ${rc}: ${err}")
-endif()
+# A bad option exits 2 naming it; then the run.
+run_example(--quick --out ${OUT})
 
 # (a) For each problem (the spiral's softmax regression, then Rosenbrock):
 # Newton reaches a loss gap of 1e-10 within 10 iterations, L-BFGS in no fewer,

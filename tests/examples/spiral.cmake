@@ -14,18 +14,10 @@ endif()
 
 # ---- script mode ---------------------------------------------------------------
 
-include(${CMAKE_CURRENT_LIST_DIR}/../example_script.cmake)  # check(), capture()
+include(${CMAKE_CURRENT_LIST_DIR}/../example_script.cmake)  # check(), capture(), run_example()
 
-# A bad command line: exit status 2 and a message naming the option.
-execute_process(COMMAND ${EXE} --bogus OUTPUT_VARIABLE text ERROR_VARIABLE err RESULT_VARIABLE rc)
-check(rc EQUAL 2 AND err MATCHES "unknown option '--bogus'")
-
-file(REMOVE_RECURSE ${OUT})
-execute_process(COMMAND ${EXE} 500 --out ${OUT} OUTPUT_VARIABLE text ERROR_VARIABLE err RESULT_VARIABLE rc)
-message(STATUS "${text}")
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "example_spiral exited with ${rc}: ${err}")
-endif()
+# A bad option exits 2 naming it; then the run.
+run_example(500 --out ${OUT})
 
 # The lecture's point: no line separates the arms, one hidden layer does.
 check(text MATCHES "linear [1-5][0-9][.][0-9]%  vs  two-layer (99[.][0-9]|100[.]0)%")
