@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "op_support.hpp"
+#include "shard_sink.hpp"
 
 namespace slope {
 

@@ -7,6 +7,7 @@
 #include <atomic>
 
 #include "op_support.hpp"
+#include "shard_sink.hpp"
 
 namespace slope::detail {
 

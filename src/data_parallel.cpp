@@ -9,6 +9,7 @@
 
 #include "blas.hpp"
 #include "op_support.hpp"
+#include "shard_sink.hpp"
 #include "slope/distributed.hpp"
 #include "slope/runtime.hpp"
 

@@ -5,6 +5,7 @@
 #include "blas.hpp"
 #include "kernels.hpp"
 #include "op_support.hpp"
+#include "shard_sink.hpp"
 #include "slope/ops.hpp"
 
 namespace slope {

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "op_support.hpp"
+#include "shard_sink.hpp"
 #include "slope/ops.hpp"
 
 namespace slope {

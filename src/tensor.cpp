@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "op_support.hpp"
+#include "shard_sink.hpp"
 
 namespace slope {
 
